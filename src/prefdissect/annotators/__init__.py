@@ -1,0 +1,1 @@
+"""Annotators: the registered producers of annotations (heuristic, LLM, ...)."""

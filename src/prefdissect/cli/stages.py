@@ -1,0 +1,166 @@
+"""Pipeline commands: import, annotate, fit, and dissect (all three at once)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .. import pipeline, registry
+from ..annotations import check_annotations
+from ..errors import UsageError
+from ..profiles import FitConfig
+from ..properties import load_schema
+from ..readers import iter_records
+from ..study import Study
+from . import app, console
+from .render import print_summary
+
+FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Source format; see "
+                                        "`prefdissect formats`.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Study folder to write.")]
+SchemaOpt = Annotated[str | None, typer.Option(
+    "--schema", help="Property schema YAML (default: the paper's 29).")]
+JudgeOpt = Annotated[list[str] | None, typer.Option(
+    "--judge", "-j", help="Judge to fit (repeat for several; default: all).")]
+GroupOpt = Annotated[list[str] | None, typer.Option(
+    "--group-by", "-g", help="Pair column or metadata key to fit one group per value of "
+    "(repeatable); 'all' and any scenario column are always fitted.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for anything random (order "
+                                      "randomisation of sources that store the winner first).")]
+AnnotatorOpt = Annotated[str, typer.Option("--annotator", "-a", help="Annotator; see "
+                                           "`prefdissect annotators`.")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="Fitting engine.")]
+SoftOpt = Annotated[bool, typer.Option("--soft-labels", help="Fit the judge's P(A) where it "
+                                       "gives one, instead of its hard choice.")]
+MinPairsOpt = Annotated[int, typer.Option("--min-pairs", help="Skip groups with fewer "
+                                          "usable pairs.")]
+
+
+def _annotate_with_progress(study: Study, annotator: str, schema_path: str | None) -> None:
+    schema = load_schema(schema_path)
+    total = len(study.pairs())
+    with Progress(TextColumn("annotating ({task.fields[name]})"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  transient=True) as bar:
+        task = bar.add_task("annotate", total=total, name=annotator)
+        pipeline.annotate(study, annotator, schema,
+                          progress=lambda n: bar.advance(task, n))
+    console.print(f"annotated {total} pairs with '{annotator}'", highlight=False)
+
+
+def _config(judge, group_by, engine, soft_labels, min_pairs) -> FitConfig:
+    return FitConfig(group_by=list(group_by or []), judges=list(judge) if judge else None,
+                     engine=engine, soft_labels=soft_labels, min_pairs=min_pairs)
+
+
+@app.command("import")
+def import_command(source: Annotated[Path, typer.Argument(help="File or folder to import.")],
+                   out: OutOpt, format: FormatOpt = "pairs", seed: SeedOpt = 0) -> None:
+    """Import pairs and any judge labels into a study folder."""
+    result = pipeline.import_pairs(source, format, Study(out), seed=seed)
+    console.print(f"imported {len(result.pairs)} pairs and {len(result.judgments)} judgments "
+                  f"from {result.rows_read} source rows into {out}", highlight=False)
+    if result.exclusions:
+        console.print(f"{len(result.exclusions)} items left out (see {out}/exclusions.csv)",
+                      highlight=False)
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]", highlight=False)
+
+
+@app.command()
+def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
+             annotator: AnnotatorOpt = "heuristic", schema: SchemaOpt = None,
+             from_file: Annotated[Path | None, typer.Option(
+                 "--from", help="Bring your own annotations: a CSV / Parquet / JSONL table with "
+                 "pair_id, property, value_a, value_b[, status, reason, annotator].")] = None,
+             ) -> None:
+    """Annotate a study's pairs on the schema's properties."""
+    target = Study(study)
+    if from_file is None:
+        _annotate_with_progress(target, annotator, schema)
+        return
+    frame = pd.DataFrame([record for _, record in iter_records(from_file)])
+    frame = check_annotations(frame, str(from_file))
+    frame["annotator"] = frame["annotator"].fillna(from_file.stem)
+    target.save_annotations(frame)
+    console.print(f"added {len(frame)} annotations from {from_file}", highlight=False)
+
+
+@app.command("fit")
+def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
+                judge: JudgeOpt = None, group_by: GroupOpt = None, schema: SchemaOpt = None,
+                engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
+                min_pairs: MinPairsOpt = 20) -> None:
+    """Fit each judge's profile per group and print what it rewards."""
+    target = Study(study)
+    pipeline.fit(target, load_schema(schema),
+                 _config(judge, group_by, engine, soft_labels, min_pairs))
+    print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
+
+
+@app.command()
+def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judged pairs.")],
+            out: OutOpt, format: FormatOpt = "pairs", judge: JudgeOpt = None,
+            group_by: GroupOpt = None, annotator: AnnotatorOpt = "heuristic",
+            schema: SchemaOpt = None, engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
+            min_pairs: MinPairsOpt = 20, seed: SeedOpt = 0) -> None:
+    """Import, annotate and fit in one go; writes OUT/profiles.csv and prints a summary."""
+    target = Study(out)
+    schema_obj = load_schema(schema)  # fail early on a bad schema
+    result = pipeline.import_pairs(source, format, target, seed=seed)
+    console.print(f"imported {len(result.pairs)} pairs, {len(result.judgments)} judgments",
+                  highlight=False)
+    if judge:
+        known = {j.judge for j in result.judgments}
+        missing = [j for j in judge if j not in known]
+        if missing:
+            raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
+                             f"{', '.join(sorted(known))}")
+    _annotate_with_progress(target, annotator, schema)
+    pipeline.fit(target, schema_obj, _config(judge, group_by, engine, soft_labels, min_pairs))
+    print_summary(console, json.loads(target.path("summary.json").read_text()), str(out))
+
+
+@app.command()
+def formats() -> None:
+    """List the source formats `import` and `dissect` read."""
+    table = Table("format", "reads", box=None)
+    for entry in registry.entries("importer"):
+        table.add_row(entry.name, entry.summary)
+    console.print(table)
+
+
+@app.command()
+def annotators() -> None:
+    """List the registered annotators."""
+    table = Table("annotator", "what it does", box=None)
+    for entry in registry.entries("annotator"):
+        table.add_row(entry.name, entry.summary)
+    console.print(table)
+
+
+@app.command()
+def properties(schema: SchemaOpt = None,
+               show_yaml: Annotated[bool, typer.Option("--show-yaml", help="Print the schema "
+                                                       "file itself.")] = False) -> None:
+    """Show the property schema (default: the paper's 29)."""
+    if show_yaml:
+        from importlib import resources
+
+        path = schema or None
+        text = (Path(path).read_text() if path else resources.files("prefdissect.schemas")
+                .joinpath("paper29.yaml").read_text())
+        console.print(text, markup=False, highlight=False)
+        return
+    loaded = load_schema(schema)
+    table = Table("#", "name", "rule", "applies when", "description", box=None)
+    for i, prop in enumerate(loaded.properties):
+        table.add_row(str(i), prop.name, prop.rule, prop.applies_when or "always",
+                      prop.description)
+    console.print(table)

@@ -1,0 +1,115 @@
+"""The pipeline's stages run against a study folder: import, annotate, fit.
+
+Each function reads the previous stage's files from the :class:`Study`, writes
+its own, and returns what it made, so the CLI (and notebooks) stay thin.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .annotations import Progress, make_annotator
+from .comparisons import resolve
+from .importers import ImportResult, run_import
+from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
+from .properties import PropertySchema, load_schema
+from .study import Study
+
+
+def import_pairs(source: str | Path, format: str, study: Study, *, seed: int = 0) -> ImportResult:
+    """Import ``source`` into the study (replacing earlier pairs and later stages)."""
+    result = run_import(source, format, seed=seed)
+    study.save_import(result)
+    return result
+
+
+def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema | None = None,
+             progress: Progress | None = None, **options: Any) -> pd.DataFrame:
+    """Annotate the study's pairs and merge the result into its annotations."""
+    schema = schema or load_schema()
+    worker = make_annotator(annotator, **options)
+    frame = worker.annotate(study.pairs(), schema, progress=progress)
+    return study.save_annotations(frame)
+
+
+def fit(study: Study, schema: PropertySchema | None = None,
+        config: FitConfig | None = None) -> FitResult:
+    """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
+    schema = schema or load_schema()
+    pairs = study.pairs()
+    comparisons = resolve(study.annotations(), pairs["id"], schema)
+    result = fit_profiles(pairs, study.judgments(), comparisons, config)
+    study.write_frame("comparisons.parquet", comparisons.values.reset_index())
+    study.write_frame("profiles.csv", result.profiles)
+    study.write_frame("fit_diagnostics.csv", result.diagnostics)
+    study.save_fit_exclusions(result.exclusions)
+    study.write_json("summary.json", summarize(study, result, schema))
+    return result
+
+
+@dataclass
+class Effect:
+    """One property's effect on a judge, on the probability scale."""
+
+    property: str
+    label: str
+    weight: float
+    probability: float
+    lower: float
+    upper: float
+
+
+def top_effects(profiles: pd.DataFrame, judge: str, group: str = ALL, k: int = 5,
+                labels: dict[str, str] | None = None) -> tuple[list[Effect], list[Effect]]:
+    """Return the ``k`` properties that most raise and most lower a judge's preference."""
+    rows = profiles[(profiles["judge"] == judge) & (profiles["group"] == group)]
+    rows = rows.sort_values("mean", ascending=False)
+    labels = labels or {}
+
+    def effect(row: pd.Series) -> Effect:
+        return Effect(row["property"], labels.get(row["property"], row["property"]),
+                      float(row["mean"]), float(probability_preferred(row["mean"])),
+                      float(probability_preferred(row["lower"])),
+                      float(probability_preferred(row["upper"])))
+
+    raise_ = [effect(r) for _, r in rows.head(k).iterrows() if r["mean"] > 0]
+    lower = [effect(r) for _, r in rows.iloc[::-1].head(k).iterrows() if r["mean"] < 0]
+    return raise_, lower
+
+
+def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[str, Any]:
+    """Build the summary that `dissect` and `fit` print (also saved as summary.json)."""
+    info = study.info()
+    imports = study.exclusions()
+    imports = imports[imports["stage"] == "import"]
+    labels = schema.labels()
+    judges = {}
+    for judge, n_used in result.used.items():
+        up, down = top_effects(result.profiles, judge, labels=labels)
+        excluded = Counter(x.reason for x in result.exclusions if x.judge == judge)
+        groups = result.diagnostics[result.diagnostics["judge"] == judge]
+        judges[judge] = {
+            "pairs_used": n_used,
+            "excluded": dict(excluded.most_common()),
+            "groups": int(len(groups)),
+            "not_converged": int((~groups["converged"].astype(bool)).sum()),
+            "raises": [vars(e) for e in up],
+            "lowers": [vars(e) for e in down],
+        }
+    return {
+        "source": info.get("source"),
+        "format": info.get("format"),
+        "rows_read": info.get("rows_read"),
+        "pairs": info.get("pairs"),
+        "import_excluded": dict(Counter(imports["reason"]).most_common()),
+        "properties_fitted": result.properties,
+        "notes": list(info.get("notes", [])) + result.notes,
+        "judges": judges,
+        "mean_abs_weight": float(np.abs(result.profiles["mean"]).mean()),
+    }

@@ -1,0 +1,145 @@
+"""Properties: the named qualities a pair is compared on, defined as data (YAML).
+
+The default schema is the paper's 29 (``schemas/paper29.yaml``). A user schema
+may drop, add or redefine properties; it is validated on load so that a typo
+names its file and field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import InputError
+
+RULES = ("higher_better", "lower_better", "nonzero_better", "length_thresholds")
+TRAITS = ("intent_unclear", "expresses_feelings", "explicit_constraints", "explicit_stances",
+          "contains_mistakes")
+"""Query traits a property can depend on; also the five query-specific groups."""
+DEFAULT_SCHEMA = "paper29"
+
+
+@dataclass(frozen=True)
+class Property:
+    """One property of the schema."""
+
+    name: str
+    """Identifier used in tables (``well_formatted``)."""
+    label: str
+    """Short display label (``well formatted``)."""
+    description: str
+    """What the property means, in a sentence."""
+    rule: str
+    """How the A and B values become a comparison; one of :data:`RULES`."""
+    step: str = "query_free"
+    """Which annotation step yields the values."""
+    scale: str = ""
+    """What the values are (a 0-3 rating, a count, words)."""
+    applies_when: str | None = None
+    """Query trait the property needs (one of :data:`TRAITS`), or None for always."""
+    when_not_applicable: str = "zero"
+    """'zero' (no difference) or 'exclude' (pair leaves the fit) where it does not apply."""
+
+
+@dataclass(frozen=True)
+class PropertySchema:
+    """An ordered set of properties plus the parameters of their rules."""
+
+    name: str
+    """Schema name (``paper29``)."""
+    properties: tuple[Property, ...]
+    """The properties, in display order."""
+    rules: dict[str, Any] = field(default_factory=dict)
+    """Rule parameters, e.g. the length thresholds."""
+
+    @property
+    def names(self) -> list[str]:
+        """Property identifiers in order."""
+        return [p.name for p in self.properties]
+
+    def get(self, name: str) -> Property:
+        """Return the property called ``name``."""
+        for prop in self.properties:
+            if prop.name == name:
+                return prop
+        raise KeyError(name)
+
+    def labels(self) -> dict[str, str]:
+        """Map each property name to its display label."""
+        return {p.name: p.label for p in self.properties}
+
+    def subset(self, names: list[str]) -> PropertySchema:
+        """Return a schema with only ``names`` (in this schema's order)."""
+        keep = set(names)
+        return PropertySchema(self.name, tuple(p for p in self.properties if p.name in keep),
+                              self.rules)
+
+
+def _check(source: str, data: Any) -> None:
+    fix = "see the default schema (`prefdissect properties --show-yaml`) for the layout"
+    if not isinstance(data, dict) or not isinstance(data.get("properties"), list):
+        raise InputError(source, "has no 'properties' list", fix)
+    seen = set()
+    for number, item in enumerate(data["properties"], start=1):
+        where = f"properties[{number}]"
+        if not isinstance(item, dict):
+            raise InputError(source, f"{where} is not a mapping", fix)
+        for key in ("name", "label", "description", "rule"):
+            if not item.get(key):
+                raise InputError(source, f"{where} lacks '{key}'", fix, field=key)
+        if item["rule"] not in RULES:
+            raise InputError(source, f"{where} has unknown rule {item['rule']!r}",
+                             f"use one of {', '.join(RULES)}", field="rule")
+        trait = item.get("applies_when")
+        if trait is not None and trait not in TRAITS:
+            raise InputError(source, f"{where} has unknown applies_when {trait!r}",
+                             f"use one of {', '.join(TRAITS)}", field="applies_when")
+        if item.get("when_not_applicable", "zero") not in ("zero", "exclude"):
+            raise InputError(source, f"{where} has unknown when_not_applicable",
+                             "use zero or exclude", field="when_not_applicable")
+        if item["name"] in seen:
+            raise InputError(source, f"{where} repeats the name {item['name']!r}",
+                             "give each property its own name", field="name")
+        seen.add(item["name"])
+    if any(p["rule"] == "length_thresholds" for p in data["properties"]):
+        params = (data.get("rules") or {}).get("length_thresholds") or {}
+        if "short_table" not in params or "ratio_steps" not in params:
+            raise InputError(source, "rules.length_thresholds lacks short_table or ratio_steps",
+                             fix, field="rules")
+
+
+def load_schema(path: str | Path | None = None) -> PropertySchema:
+    """Load a property schema from YAML; ``None`` loads the paper's 29."""
+    if path is None or str(path) == DEFAULT_SCHEMA:
+        source = f"{DEFAULT_SCHEMA}.yaml (built in)"
+        text = resources.files("prefdissect.schemas").joinpath(f"{DEFAULT_SCHEMA}.yaml") \
+            .read_text(encoding="utf-8")
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(path, "does not exist", "check the schema path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise InputError(source, f"is not valid YAML ({getattr(exc, 'problem', exc)})",
+                         "fix the YAML syntax", line=None if line is None else line + 1) \
+            from None
+    _check(source, data)
+    props = tuple(
+        Property(
+            name=item["name"], label=item["label"], description=item["description"],
+            rule=item["rule"], step=item.get("step", "query_free"),
+            scale=str(item.get("scale", "")), applies_when=item.get("applies_when"),
+            when_not_applicable=item.get("when_not_applicable", "zero"),
+        )
+        for item in data["properties"]
+    )
+    return PropertySchema(str(data.get("name", Path(source).stem)), props,
+                          dict(data.get("rules") or {}))

@@ -1,0 +1,154 @@
+"""A study folder: each pipeline stage's files, so any stage can be re-run or replaced.
+
+Layout::
+
+    study.json            what was imported, from where, with which settings
+    pairs.parquet         the pair table
+    judgments.parquet     the judgment table
+    annotations.parquet   the annotation table (all annotators)
+    comparisons.parquet   the comparison matrix used by the last fit
+    profiles.csv          judge, group, property, mean, sd, lower, upper, n_pairs
+    fit_diagnostics.csv   per (judge, group): pairs, engine, convergence
+    exclusions.csv        every item left out of import or fit, with its reason
+    summary.json          the counts and top properties shown after a fit
+
+Writes go to a temporary file first and are renamed into place, so a crash
+never leaves a half-written stage file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import __version__
+from .annotations import check_annotations
+from .errors import UsageError
+from .exclusions import EXCLUSION_COLUMNS, Exclusion, exclusions_to_frame
+from .importers import ImportResult
+from .judgments import judgments_to_frame
+from .pairs import pairs_to_frame
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+@dataclass
+class Study:
+    """A study folder and typed access to its files."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    def path(self, name: str) -> Path:
+        """Return the path of one of the study's files."""
+        return self.root / name
+
+    def _require(self, name: str, how: str) -> Path:
+        path = self.path(name)
+        if not path.exists():
+            raise UsageError(f"{self.root}: no {name} yet; {how}")
+        return path
+
+    # -- writing -------------------------------------------------------------------
+    def write_frame(self, name: str, frame: pd.DataFrame) -> Path:
+        """Write a table atomically (Parquet or CSV by extension)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.path(name)
+        if name.endswith(".parquet"):
+            _atomic(path, lambda p: frame.to_parquet(p, index=False))
+        else:
+            _atomic(path, lambda p: frame.to_csv(p, index=False))
+        return path
+
+    def write_json(self, name: str, data: Any) -> Path:
+        """Write a JSON document atomically."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.path(name)
+        text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+        _atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+        return path
+
+    def save_import(self, result: ImportResult) -> None:
+        """Store an importer's pairs, judgments and exclusions, replacing earlier ones."""
+        self.write_frame("pairs.parquet", pairs_to_frame(result.pairs))
+        self.write_frame("judgments.parquet", judgments_to_frame(result.judgments))
+        self.write_frame("exclusions.csv", exclusions_to_frame(result.exclusions))
+        for stale in ("annotations.parquet", "comparisons.parquet", "profiles.csv",
+                      "fit_diagnostics.csv", "summary.json"):
+            self.path(stale).unlink(missing_ok=True)
+        self.write_json("study.json", {
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "prefdissect": __version__,
+            "source": result.source,
+            "format": result.format,
+            "rows_read": result.rows_read,
+            "pairs": len(result.pairs),
+            "judgments": len(result.judgments),
+            "import_exclusions": len(result.exclusions),
+            "notes": result.notes,
+        })
+
+    def save_annotations(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Merge new annotations in, replacing earlier rows of the same annotator and property.
+
+        Returns the merged table.
+        """
+        frame = check_annotations(frame, "new annotations")
+        if self.path("annotations.parquet").exists():
+            old = self.annotations()
+            replaced = old.set_index(["annotator", "property"]).index.isin(
+                frame.set_index(["annotator", "property"]).index.unique())
+            frame = pd.concat([old[~replaced], frame], ignore_index=True)
+        self.write_frame("annotations.parquet", frame)
+        return frame
+
+    def save_fit_exclusions(self, items: list[Exclusion]) -> None:
+        """Replace the fit-stage rows of exclusions.csv, keeping the import-stage ones."""
+        old = self.exclusions()
+        old = old[old["stage"] != "fit"]
+        frame = pd.concat([old, exclusions_to_frame(items)], ignore_index=True)
+        self.write_frame("exclusions.csv", frame)
+
+    # -- reading -------------------------------------------------------------------
+    def pairs(self) -> pd.DataFrame:
+        """Return the pair table."""
+        path = self._require("pairs.parquet", "run `prefdissect import` first")
+        return pd.read_parquet(path).astype(object).pipe(lambda f: f.where(f.notna(), None))
+
+    def judgments(self) -> pd.DataFrame:
+        """Return the judgment table."""
+        path = self._require("judgments.parquet", "run `prefdissect import` first")
+        return pd.read_parquet(path)
+
+    def annotations(self) -> pd.DataFrame:
+        """Return the annotation table."""
+        path = self._require("annotations.parquet", "run `prefdissect annotate` first")
+        return check_annotations(pd.read_parquet(path), str(path))
+
+    def exclusions(self) -> pd.DataFrame:
+        """Return every exclusion recorded so far."""
+        path = self.path("exclusions.csv")
+        if not path.exists() or path.stat().st_size == 0:
+            return pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
+        return pd.read_csv(path, dtype={"pair_id": str, "judge": str})
+
+    def profiles(self) -> pd.DataFrame:
+        """Return the profile table of the last fit."""
+        return pd.read_csv(self._require("profiles.csv", "run `prefdissect fit` first"))
+
+    def info(self) -> dict[str, Any]:
+        """Return the study manifest (study.json)."""
+        path = self._require("study.json", "run `prefdissect import` first")
+        return json.loads(path.read_text(encoding="utf-8"))
