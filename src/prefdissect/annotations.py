@@ -95,3 +95,22 @@ def check_annotations(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     frame["value_b"] = pd.to_numeric(frame["value_b"], errors="coerce")
     frame["pair_id"] = frame["pair_id"].astype(str)
     return frame[list(ANNOTATION_COLUMNS)]
+
+
+TRAIT_PREFIX = "query:"
+"""Annotation rows whose property starts with this hold query traits (value_a = 1 or 0)."""
+
+
+def query_traits(annotations: pd.DataFrame) -> pd.DataFrame | None:
+    """Return the query traits found in an annotation table: pair id x trait (bool).
+
+    The LLM annotator's query-information step stores each trait as a row with
+    property ``query:<trait>`` and value 1 (has it) or 0; None when there are none.
+    """
+    rows = annotations[annotations["property"].str.startswith(TRAIT_PREFIX)
+                       & (annotations["status"] == OK)]
+    if rows.empty:
+        return None
+    wide = rows.assign(trait=rows["property"].str[len(TRAIT_PREFIX):]).pivot_table(
+        index="pair_id", columns="trait", values="value_a", aggfunc="last")
+    return wide.fillna(0).astype(bool)

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from .annotations import Progress, make_annotator
+from .annotations import Progress, make_annotator, query_traits
 from .comparisons import resolve
 from .importers import ImportResult, run_import
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
@@ -43,11 +42,14 @@ def fit(study: Study, schema: PropertySchema | None = None,
     """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
     schema = schema or load_schema()
     pairs = study.pairs()
-    comparisons = resolve(study.annotations(), pairs["id"], schema)
-    result = fit_profiles(pairs, study.judgments(), comparisons, config)
+    annotations = study.annotations()
+    comparisons = resolve(annotations, pairs["id"], schema)
+    result = fit_profiles(pairs, study.judgments(), comparisons, config,
+                          traits=query_traits(annotations))
     study.write_frame("comparisons.parquet", comparisons.values.reset_index())
     study.write_frame("profiles.csv", result.profiles)
     study.write_frame("fit_diagnostics.csv", result.diagnostics)
+    study.write_frame("fit_quality.csv", result.quality)
     study.save_fit_exclusions(result.exclusions)
     study.write_json("summary.json", summarize(study, result, schema))
     return result
@@ -94,6 +96,8 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[s
         up, down = top_effects(result.profiles, judge, labels=labels)
         excluded = Counter(x.reason for x in result.exclusions if x.judge == judge)
         groups = result.diagnostics[result.diagnostics["judge"] == judge]
+        quality = result.quality[(result.quality["judge"] == judge)
+                                 & (result.quality["group"] == ALL)]
         judges[judge] = {
             "pairs_used": n_used,
             "excluded": dict(excluded.most_common()),
@@ -101,6 +105,8 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[s
             "not_converged": int((~groups["converged"].astype(bool)).sum()),
             "raises": [vars(e) for e in up],
             "lowers": [vars(e) for e in down],
+            "held_out": quality.iloc[0].drop(["judge", "group"]).to_dict()
+            if len(quality) else None,
         }
     return {
         "source": info.get("source"),
@@ -111,5 +117,4 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[s
         "properties_fitted": result.properties,
         "notes": list(info.get("notes", [])) + result.notes,
         "judges": judges,
-        "mean_abs_weight": float(np.abs(result.profiles["mean"]).mean()),
     }

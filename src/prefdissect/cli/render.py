@@ -43,6 +43,15 @@ def print_summary(console: Console, summary: dict[str, Any], out: str | None = N
         if info["not_converged"]:
             console.print(f"[yellow]{info['not_converged']} of {info['groups']} group fits did "
                           "not converge; see fit_diagnostics.csv[/]")
+        held = info.get("held_out")
+        if held and held.get("model_accuracy") == held.get("model_accuracy"):  # not NaN
+            console.print(
+                f"held-out ({held['folds']} folds) accuracy {100 * held['model_accuracy']:.1f}%"
+                f", log-loss {held['model_log_loss']:.3f}; length alone "
+                f"{100 * held['length_accuracy']:.1f}% / {held['length_log_loss']:.3f}; "
+                f"always A {100 * held['always_a_accuracy']:.1f}%; majority label "
+                f"{100 * held['majority_accuracy']:.1f}% / {held['majority_log_loss']:.3f}",
+                highlight=False)
         console.print(_effects_table("raises preference", info["raises"], "green"))
         console.print(_effects_table("lowers preference", info["lowers"], "red"))
     console.print("[dim]P(preferred): chance a response wins when it is better on that "

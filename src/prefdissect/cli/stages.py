@@ -40,6 +40,10 @@ SoftOpt = Annotated[bool, typer.Option("--soft-labels", help="Fit the judge's P(
                                        "gives one, instead of its hard choice.")]
 MinPairsOpt = Annotated[int, typer.Option("--min-pairs", help="Skip groups with fewer "
                                           "usable pairs.")]
+FoldsOpt = Annotated[int, typer.Option("--folds", help="Folds for held-out accuracy against "
+                                       "null baselines (0: none).")]
+PaperOpt = Annotated[bool, typer.Option("--paper-protocol", help="Report the mean of the "
+                                        "10 folds' posterior means, as the paper did.")]
 
 
 def _annotate_with_progress(study: Study, annotator: str, schema_path: str | None) -> None:
@@ -54,9 +58,13 @@ def _annotate_with_progress(study: Study, annotator: str, schema_path: str | Non
     console.print(f"annotated {total} pairs with '{annotator}'", highlight=False)
 
 
-def _config(judge, group_by, engine, soft_labels, min_pairs) -> FitConfig:
+def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper,
+            seed=0) -> FitConfig:
+    if paper and folds < 2:
+        raise UsageError("--paper-protocol averages over folds; give --folds 2 or more")
     return FitConfig(group_by=list(group_by or []), judges=list(judge) if judge else None,
-                     engine=engine, soft_labels=soft_labels, min_pairs=min_pairs)
+                     engine=engine, soft_labels=soft_labels, min_pairs=min_pairs,
+                     folds=folds, average_folds=paper, seed=seed)
 
 
 @app.command("import")
@@ -96,11 +104,13 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
 def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
                 judge: JudgeOpt = None, group_by: GroupOpt = None, schema: SchemaOpt = None,
                 engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
-                min_pairs: MinPairsOpt = 20) -> None:
+                min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
+                paper_protocol: PaperOpt = False, seed: SeedOpt = 0) -> None:
     """Fit each judge's profile per group and print what it rewards."""
     target = Study(study)
     pipeline.fit(target, load_schema(schema),
-                 _config(judge, group_by, engine, soft_labels, min_pairs))
+                 _config(judge, group_by, engine, soft_labels, min_pairs, folds,
+                         paper_protocol, seed))
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
 
 
@@ -109,10 +119,13 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             out: OutOpt, format: FormatOpt = "pairs", judge: JudgeOpt = None,
             group_by: GroupOpt = None, annotator: AnnotatorOpt = "heuristic",
             schema: SchemaOpt = None, engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
-            min_pairs: MinPairsOpt = 20, seed: SeedOpt = 0) -> None:
+            min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
+            paper_protocol: PaperOpt = False, seed: SeedOpt = 0) -> None:
     """Import, annotate and fit in one go; writes OUT/profiles.csv and prints a summary."""
     target = Study(out)
-    schema_obj = load_schema(schema)  # fail early on a bad schema
+    schema_obj = load_schema(schema)  # fail early on bad options
+    config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
+                     seed)
     result = pipeline.import_pairs(source, format, target, seed=seed)
     console.print(f"imported {len(result.pairs)} pairs, {len(result.judgments)} judgments",
                   highlight=False)
@@ -123,7 +136,7 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
                              f"{', '.join(sorted(known))}")
     _annotate_with_progress(target, annotator, schema)
-    pipeline.fit(target, schema_obj, _config(judge, group_by, engine, soft_labels, min_pairs))
+    pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(out))
 
 

@@ -30,6 +30,9 @@ class Problem:
     """Comparison matrix, one row per pair, one column per property."""
     y: np.ndarray
     """1 where A was preferred, 0 where B was (a probability for soft labels)."""
+    weight: np.ndarray | None = None
+    """Optional count per row (0 leaves a row out); problems that pass the same ``X``
+    array object with different weights share the work of one design."""
 
 
 @dataclass
