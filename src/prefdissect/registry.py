@@ -31,6 +31,7 @@ _BUILTIN_MODULES = (
     "prefdissect.importers.arena",
     "prefdissect.annotators.heuristic",
     "prefdissect.engines.ep",
+    "prefdissect.engines.nuts",
 )
 
 

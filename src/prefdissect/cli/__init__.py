@@ -26,7 +26,8 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
-from . import demo as _demo  # noqa: E402,F401  (registers commands)
+from . import analysis as _analysis  # noqa: E402,F401  (registers commands)
+from . import demo as _demo  # noqa: E402,F401
 from . import stages as _stages  # noqa: E402,F401
 
 

@@ -1,0 +1,134 @@
+"""The paper's full fitting protocol on paper-shaped simulated data: EP against NUTS.
+
+Data: 5,240 pairs in 11 scenario groups (nine of 400, two of 820) plus the five
+query-specific groups (121, 388, 401, 459 and 1,418 pairs, drawn from the same
+pairs); 29 comparison features, mostly in {-1, 0, +1}, three rare error columns;
+33 judges whose true weights are the paper's published ones for each scenario
+(from ../shared/data when present, else Laplace(0, 0.15) draws). The protocol
+fits every judge x group x fold (10 folds, each on 90% of the group): 5,280 fits.
+
+Prints the fast engine's time for the whole protocol, the time of a sample of
+reference NUTS fits (4 chains, 500 warm-up, 2,000 draws) run in the same process,
+their ratio, the max |difference| of posterior means on that sample, NUTS's own
+seed-to-seed spread on one problem, and the time of one fit on 500,000 pairs.
+
+    python benchmarks/protocol.py [--nuts 6] [--reference PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+from prefdissect.engines import Problem, fit_problems
+from prefdissect.profiles import fold_slices
+
+SCENARIO_SIZES = [400] * 9 + [820] * 2
+TRAIT_SIZES = [121, 388, 401, 459, 1418]
+D, JUDGES, FOLDS = 29, 33, 10
+DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / \
+    "preference-dissection"
+
+
+def true_weights(rng: np.random.Generator, reference: Path) -> tuple[np.ndarray, str]:
+    """Weights (judges, scenarios, 29): the paper's where available."""
+    if reference.exists():
+        from prefdissect.reference import SCENARIOS, load_reference_profiles
+
+        table = load_reference_profiles(reference)
+        judges = list(dict.fromkeys(table["judge"]))[:JUDGES]
+        wide = table.set_index(["judge", "group"])
+        weights = np.stack([np.stack([wide.loc[(j, g), "mean"].to_numpy() for g in SCENARIOS])
+                            for j in judges])
+        return weights, "the paper's published weights"
+    return rng.laplace(0, 0.15, (JUDGES, len(SCENARIO_SIZES), D)), "Laplace(0, 0.15) draws"
+
+
+def simulate(seed: int, reference: Path):
+    rng = np.random.default_rng(seed)
+    n = sum(SCENARIO_SIZES)
+    p_nonzero = rng.uniform(0.25, 0.75, D)
+    p_nonzero[20:23] = [0.06, 0.08, 0.10]  # rare error columns
+    X = (rng.random((n, D)) < p_nonzero) * rng.choice([-1.0, 1.0], size=(n, D))
+    scenario = np.repeat(np.arange(len(SCENARIO_SIZES)), SCENARIO_SIZES)
+    weights, source = true_weights(rng, reference)
+    logits = np.einsum("nd,jnd->jn", X, weights[:, scenario, :])
+    Y = (rng.random(logits.shape) < 1 / (1 + np.exp(-logits))).astype(float)
+    groups = [np.flatnonzero(scenario == s) for s in range(len(SCENARIO_SIZES))]
+    groups += [np.sort(rng.choice(n, size, replace=False)) for size in TRAIT_SIZES]
+    return X, Y, groups, source
+
+
+def protocol_problems(X, Y, groups, seed: int = 0) -> list[Problem]:
+    problems = []
+    for rows in groups:
+        for held in fold_slices(len(rows), FOLDS, seed):
+            train = rows[np.setdiff1d(np.arange(len(rows)), held)]
+            X_train = X[train]  # one design shared by all judges of this fold
+            problems += [Problem(X_train, Y[j, train]) for j in range(len(Y))]
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--nuts", type=int, default=6, help="reference NUTS fits to run")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    X, Y, groups, source = simulate(args.seed, args.reference)
+    problems = protocol_problems(X, Y, groups, args.seed)
+    rows = sum(len(p.y) for p in problems)
+    print(f"protocol: {len(problems):,} fits ({JUDGES} judges x {len(groups)} groups x "
+          f"{FOLDS} folds), {rows:,} rows, {D} features; true weights: {source}")
+    fit_problems(problems[:JUDGES])  # warm caches and imports before timing
+    start = time.perf_counter()
+    fast = fit_problems(problems)
+    t_fast = time.perf_counter() - start
+    converged = sum(p.diagnostics["converged"] for p in fast)
+    print(f"EP, whole protocol: {t_fast:.1f} s ({t_fast / len(problems) * 1e3:.2f} ms per "
+          f"fit; {converged}/{len(problems)} converged)")
+
+    if args.nuts:
+        try:
+            from prefdissect.engines.nuts import fit_nuts
+        except ImportError:
+            print("NUTS reference skipped: install prefdissect[reference]")
+            return
+        rng = np.random.default_rng(args.seed)
+        picks = rng.choice(len(problems), args.nuts, replace=False)
+        fit_nuts([problems[picks[0]]], draws=50, warmup=50)  # compile once, untimed
+        start = time.perf_counter()
+        reference = fit_nuts([problems[i] for i in picks])
+        t_nuts = time.perf_counter() - start
+        per_nuts = t_nuts / len(picks)
+        delta = max(float(np.abs(fast[i].mean - r.mean).max()) for i, r in zip(picks, reference))
+        delta_sd = max(float(np.abs(fast[i].sd - r.sd).max()) for i, r in zip(picks, reference))
+        sizes = sorted(len(problems[i].y) for i in picks)
+        print(f"NUTS, {len(picks)} sampled fits (n = {', '.join(map(str, sizes))}): "
+              f"{t_nuts:.1f} s, {per_nuts:.2f} s per fit")
+        print(f"per-fit ratio NUTS / EP: {per_nuts / (t_fast / len(problems)):,.0f}x; "
+              f"whole protocol by NUTS would take about {per_nuts * len(problems) / 3600:.1f} h")
+        print(f"max |posterior mean EP - NUTS| over the sample: {delta:.4f} "
+              f"(max |sd difference| {delta_sd:.4f})")
+        again = fit_nuts([problems[picks[0]]], seed=1)[0]
+        print(f"NUTS seed-to-seed spread of posterior means on one problem: "
+              f"{float(np.abs(again.mean - reference[0].mean).max()):.4f}")
+
+    rng = np.random.default_rng(args.seed + 1)
+    n = 500_000
+    w = rng.uniform(-0.6, 0.6, D)
+    X_big = (rng.random((n, D)) < 0.5) * rng.choice([-1.0, 1.0], size=(n, D))
+    y_big = (rng.random(n) < 1 / (1 + np.exp(-X_big @ w))).astype(float)
+    start = time.perf_counter()
+    (big,) = fit_problems([Problem(X_big, y_big)])
+    print(f"one fit on {n:,} pairs: {time.perf_counter() - start:.2f} s "
+          f"(converged: {big.diagnostics['converged']}, max |mean - truth| "
+          f"{float(np.abs(big.mean - w).max()):.3f})")
+
+
+if __name__ == "__main__":
+    main()

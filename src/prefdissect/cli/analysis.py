@@ -1,0 +1,167 @@
+"""Analysis commands: compare judges, explain single decisions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from ..errors import UsageError
+from ..explanations import explain as explain_pair
+from ..judgments import judge_names
+from ..properties import load_schema
+from ..reference import PAPER_URL, load_reference_profiles
+from ..similarity import METHODS, nearest, similarity
+from ..study import Study
+from . import app, console
+
+
+def _study_profiles(folders: list[Path], taken: set[str]) -> tuple[pd.DataFrame, list[str]]:
+    frames, names = [], []
+    for folder in folders:
+        profiles = Study(folder).profiles()
+        clash = set(profiles["judge"]) & taken
+        if clash:  # keep names apart from the reference's (e.g. two 'human' judges)
+            renamed = {j: f"{folder.name}:{j}" for j in clash}
+            profiles["judge"] = profiles["judge"].replace(renamed)
+        taken |= set(profiles["judge"])
+        names += list(dict.fromkeys(profiles["judge"]))
+        frames.append(profiles)
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), names
+
+
+@app.command()
+def compare(
+    extra: Annotated[list[str] | None, typer.Argument(
+        help="More judge names (so that `--judges a b c` works).", show_default=False)] = None,
+    study: Annotated[list[Path] | None, typer.Option(
+        "--study", "-s", help="Study folder whose fitted judges to include (repeatable).")]
+    = None,
+    reference: Annotated[str | None, typer.Option(
+        "--reference", "-r", help="The paper's 33 judges: a folder of "
+        "model_<group>_fitted_paras.jsonl files, a URL, or 'paper' for the public "
+        "repository.")] = None,
+    judges: Annotated[list[str] | None, typer.Option(
+        "--judges", "-j", help="Judges to compare (default: every judge given).")] = None,
+    method: Annotated[str, typer.Option("--method", help=f"One of {', '.join(METHODS)}.")]
+    = "pearson",
+    groups: Annotated[list[str] | None, typer.Option(
+        "--group", "-g", help="Groups to average over (default: the paper's scenarios, "
+        "else the shared groups).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the CSV "
+                                            "files.")] = None,
+    draws: Annotated[int, typer.Option("--draws", help="Draws for the intervals.")] = 1000,
+    top: Annotated[int, typer.Option("--nearest", help="How many nearest reference judges "
+                                     "to list for each study judge.")] = 5,
+) -> None:
+    """Compare judges by the similarity of their profiles (the paper's measure)."""
+    frames, taken = [], set()
+    reference_names: list[str] = []
+    if reference:
+        ref = load_reference_profiles(PAPER_URL if reference == "paper" else reference)
+        frames.append(ref)
+        reference_names = list(dict.fromkeys(ref["judge"]))
+        taken = set(reference_names)
+    fitted, study_names = _study_profiles(list(study or []), taken)
+    if len(fitted):
+        frames.append(fitted)
+    if not frames:
+        raise UsageError("nothing to compare; give --study STUDY and/or --reference DIR")
+    profiles = pd.concat(frames, ignore_index=True)
+    chosen = [*(judges or []), *(extra or [])] or None
+    sim = similarity(profiles, chosen, groups or None, method, draws=draws).ordered()
+    if len(sim.matrix) <= 12:
+        table = Table("", *sim.matrix.columns, box=None, title=f"{method} similarity, "
+                      f"averaged over {len(sim.groups)} groups", title_justify="left")
+        for name, row in sim.matrix.iterrows():
+            table.add_row(name, *(f"{v:.3f}" for v in row))
+        console.print(table)
+    else:
+        console.print(f"{method} similarity of {len(sim.matrix)} judges, averaged over "
+                      f"{len(sim.groups)} groups (too wide to print; see --out)",
+                      highlight=False)
+    console.print(f"[dim]groups: {', '.join(sim.groups)}; intervals: {sim.interval}[/]",
+                  highlight=False)
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        sim.matrix.to_csv(out / "similarity.csv", index_label="judge")
+        sim.long().to_csv(out / "similarity_pairs.csv", index=False)
+        console.print(f"wrote {out}/similarity.csv and {out}/similarity_pairs.csv",
+                      highlight=False)
+    among = [j for j in reference_names if j in sim.matrix.index]
+    for name in study_names:
+        if name in sim.matrix.index and among:
+            near = nearest(sim, name, among, top)
+            view = Table("reference judge", "similarity", "interval", box=None,
+                         title=f"nearest of the paper's judges to {name}",
+                         title_justify="left")
+            for row in near.itertuples():
+                view.add_row(row.judge, f"{row.similarity:.3f}",
+                             f"[{row.lower:.3f}, {row.upper:.3f}]")
+            console.print(view)
+
+
+def _bar(value: float, scale: float, width: int = 24) -> str:
+    cells = int(round(abs(value) / scale * width)) if scale > 0 else 0
+    return ("[green]" + "\u2588" * cells + "[/]") if value > 0 else \
+        ("[red]" + "\u2588" * cells + "[/]")
+
+
+@app.command()
+def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).")],
+            pair_id: Annotated[str, typer.Argument(help="The pair's id.")],
+            judge: Annotated[list[str] | None, typer.Option(
+                "--judge", "-j", help="Judge(s) to explain (default: all).")] = None,
+            group: Annotated[str, typer.Option("--group", "-g", help="Which group's profile "
+                                               "to use.")] = "all",
+            as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of "
+                                                  "tables.")] = False) -> None:
+    """Explain one pair: each property's Shapley value toward the judge's choice."""
+    target = Study(study)
+    pairs = target.pairs().set_index("id")
+    if pair_id not in pairs.index:
+        raise UsageError(f"{study}: no pair with id '{pair_id}'; ids look like "
+                         f"{', '.join(map(str, pairs.index[:3]))}")
+    path = target.path("comparisons.parquet")
+    if not path.exists():
+        raise UsageError(f"{study}: no comparisons.parquet yet; run `prefdissect fit` first")
+    comparisons = pd.read_parquet(path).set_index("pair_id").loc[pair_id]
+    profiles = target.profiles()
+    judgments = target.judgments()
+    labels = load_schema().labels()
+    chosen = judge or [j for j in judge_names(judgments) if j in set(profiles["judge"])]
+    results = []
+    for name in chosen:
+        profile = profiles[(profiles["judge"] == name) & (profiles["group"] == group)]
+        if profile.empty:
+            raise UsageError(f"no profile for judge '{name}' in group '{group}'")
+        result = explain_pair(pair_id, comparisons, profile, name, group, labels)
+        actual = judgments[(judgments["judge"] == name) & (judgments["pair_id"] == pair_id)]
+        results.append((result, actual["label"].iloc[0] if len(actual) else None))
+    if as_json:
+        console.print_json(json.dumps([{
+            "pair_id": r.pair_id, "judge": r.judge, "group": r.group, "p_a": r.p_a,
+            "actual": actual, "exact": r.exact,
+            "properties": r.table.to_dict(orient="records")} for r, actual in results]))
+        return
+    pair = pairs.loc[pair_id]
+    console.print(f"[bold]query:[/] {str(pair['query'])[:400]}", highlight=False)
+    console.print(f"[bold]A:[/] {str(pair['response_a'])[:300]}", highlight=False)
+    console.print(f"[bold]B:[/] {str(pair['response_b'])[:300]}", highlight=False)
+    for result, actual in results:
+        console.rule(f"{result.judge} ({result.group})")
+        console.print(f"predicted P(A preferred) = {100 * result.p_a:.1f}% "
+                      f"(baseline 50%); the judge chose: {actual or 'no label'}"
+                      + ("" if result.exact else " [dim](Shapley values estimated)[/]"),
+                      highlight=False)
+        rows = result.table[result.table["comparison"] != 0]
+        scale = float(rows["shapley"].abs().max()) if len(rows) else 0.0
+        view = Table("property", "better", "weight", "Shapley (pp)", "", box=None)
+        for row in rows.itertuples():
+            view.add_row(row.label, "A" if row.comparison > 0 else "B", f"{row.weight:+.3f}",
+                         f"{100 * row.shapley:+.2f}", _bar(row.shapley, scale))
+        console.print(view)
