@@ -20,6 +20,11 @@ class CliResult:
     out: str
     err: str
 
+    @property
+    def text(self) -> str:
+        """stdout with rich's line wrapping undone."""
+        return " ".join(self.out.split())
+
 
 def run_cli(*args: str) -> CliResult:
     """Run the prefdissect CLI in-process; return exit code, stdout and stderr."""

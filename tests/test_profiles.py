@@ -37,9 +37,6 @@ def synthetic_study(n=600, seed=0):
         for j, prop in enumerate(props):  # values chosen so that the comparison is values[i, j]
             rows.append({"pair_id": pid, "property": prop, "value_a": values[i, j] + 1,
                          "value_b": 1.0, "status": "ok", "annotator": "sim"})
-        rows.append({"pair_id": pid, "property": "query:expresses_feelings",
-                     "value_a": float(i % 3 == 0), "value_b": float(i % 3 == 0),
-                     "status": "ok", "annotator": "sim"})
     annotations = pd.DataFrame(rows)
     annotations = annotations.reindex(columns=list(ANNOTATION_COLUMNS))
     judgments = pd.DataFrame({"pair_id": ids, "judge": "sim", "label": label,
@@ -50,15 +47,17 @@ def synthetic_study(n=600, seed=0):
     comparisons = values[:, 0]
     annotations.loc[length, "value_a"] = [words[c][0] for c in comparisons]
     annotations.loc[length, "value_b"] = [words[c][1] for c in comparisons]
-    return pairs, judgments, annotations, truth
+    info = pd.DataFrame({"pair_id": ids, "expresses_feelings": [i % 3 == 0 for i in range(n)],
+                         "status": "ok"})
+    return pairs, judgments, annotations, truth, info
 
 
 def test_quality_beats_null_baselines_and_paper_protocol_averages_folds():
-    pairs, judgments, annotations, truth = synthetic_study()
+    pairs, judgments, annotations, truth, info = synthetic_study()
     schema = load_schema()
     comparisons = resolve(annotations, pairs["id"], schema)
     assert comparisons.values["lengthy"].abs().sum() > 0
-    traits = query_traits(annotations)
+    traits = query_traits(info)
     plain = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=10), traits=traits)
     paper = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=10, average_folds=True),
                          traits=traits)
@@ -78,17 +77,17 @@ def test_quality_beats_null_baselines_and_paper_protocol_averages_folds():
 
 
 def test_without_folds_there_is_no_quality_table():
-    pairs, judgments, annotations, _ = synthetic_study(200)
+    pairs, judgments, annotations, _, _ = synthetic_study(200)
     comparisons = resolve(annotations, pairs["id"], load_schema())
     result = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=0))
     assert result.quality.empty and len(result.profiles) == 3
 
 
 def test_small_groups_are_skipped_with_a_note():
-    pairs, judgments, annotations, _ = synthetic_study(60)
+    pairs, judgments, annotations, _, info = synthetic_study(60)
     comparisons = resolve(annotations, pairs["id"], load_schema())
     result = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=0, min_pairs=25),
-                          traits=query_traits(annotations))
+                          traits=query_traits(info))
     assert set(result.profiles["group"]) == {"all"}
     assert any("skipped for fewer than 25" in note for note in result.notes)
     with pytest.raises(Exception, match="no judgments from nobody"):

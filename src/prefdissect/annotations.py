@@ -97,20 +97,16 @@ def check_annotations(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     return frame[list(ANNOTATION_COLUMNS)]
 
 
-TRAIT_PREFIX = "query:"
-"""Annotation rows whose property starts with this hold query traits (value_a = 1 or 0)."""
+def query_traits(query_info: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Return the query traits of a query-information table: pair id x trait (bool).
 
-
-def query_traits(annotations: pd.DataFrame) -> pd.DataFrame | None:
-    """Return the query traits found in an annotation table: pair id x trait (bool).
-
-    The LLM annotator's query-information step stores each trait as a row with
-    property ``query:<trait>`` and value 1 (has it) or 0; None when there are none.
+    None when there is no table or no pair with known traits.
     """
-    rows = annotations[annotations["property"].str.startswith(TRAIT_PREFIX)
-                       & (annotations["status"] == OK)]
+    from .properties import TRAITS
+
+    if query_info is None or query_info.empty:
+        return None
+    rows = query_info[query_info["status"] == OK].set_index("pair_id")
     if rows.empty:
         return None
-    wide = rows.assign(trait=rows["property"].str[len(TRAIT_PREFIX):]).pivot_table(
-        index="pair_id", columns="trait", values="value_a", aggfunc="last")
-    return wide.fillna(0).astype(bool)
+    return rows[[t for t in TRAITS if t in rows]].fillna(False).astype(bool)

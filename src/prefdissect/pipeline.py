@@ -16,6 +16,8 @@ import pandas as pd
 from .annotations import Progress, make_annotator, query_traits
 from .comparisons import resolve
 from .importers import ImportResult, run_import
+from .judges import JudgeRun, stats_frame
+from .judgments import judgments_to_frame
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
 from .properties import PropertySchema, load_schema
 from .study import Study
@@ -34,7 +36,26 @@ def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema 
     schema = schema or load_schema()
     worker = make_annotator(annotator, **options)
     frame = worker.annotate(study.pairs(), schema, progress=progress)
+    if getattr(worker, "query_info_", None) is not None:
+        study.save_query_info(worker.query_info_)
+    consistency = getattr(worker, "consistency_", None)
+    if consistency is not None and len(consistency):
+        study.write_frame("annotation_consistency.csv", consistency)
     return study.save_annotations(frame)
+
+
+def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
+    """Run a judge on the study's pairs; merge its judgments, failures and statistics."""
+    run = worker.judge(study.pairs(), progress=progress)
+    study.save_judgments(judgments_to_frame(run.judgments))
+    study.replace_exclusions(run.exclusions, "judge", judge=worker.name)
+    stats = stats_frame({worker.name: run})
+    path = study.path("judge_stats.csv")
+    if path.exists():
+        old = pd.read_csv(path)
+        stats = pd.concat([old[old["judge"] != worker.name], stats], ignore_index=True)
+    study.write_frame("judge_stats.csv", stats)
+    return run
 
 
 def fit(study: Study, schema: PropertySchema | None = None,
@@ -42,15 +63,19 @@ def fit(study: Study, schema: PropertySchema | None = None,
     """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
     schema = schema or load_schema()
     pairs = study.pairs()
-    annotations = study.annotations()
-    comparisons = resolve(annotations, pairs["id"], schema)
+    info = study.query_info()
+    if info is not None and pairs["scenario"].isna().all():
+        # the data has no scenarios: use the ones the LLM annotator assigned
+        found = info.dropna(subset=["scenario"]).set_index("pair_id")["scenario"]
+        pairs = pairs.assign(scenario=pairs["id"].map(found))
+    comparisons = resolve(study.annotations(), pairs["id"], schema)
     result = fit_profiles(pairs, study.judgments(), comparisons, config,
-                          traits=query_traits(annotations))
+                          traits=query_traits(info))
     study.write_frame("comparisons.parquet", comparisons.values.reset_index())
     study.write_frame("profiles.csv", result.profiles)
     study.write_frame("fit_diagnostics.csv", result.diagnostics)
     study.write_frame("fit_quality.csv", result.quality)
-    study.save_fit_exclusions(result.exclusions)
+    study.replace_exclusions(result.exclusions, "fit")
     study.write_json("summary.json", summarize(study, result, schema))
     return result
 

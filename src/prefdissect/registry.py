@@ -30,6 +30,8 @@ _BUILTIN_MODULES = (
     "prefdissect.importers.annotated_pairs",
     "prefdissect.importers.arena",
     "prefdissect.annotators.heuristic",
+    "prefdissect.annotators.llm",
+    "prefdissect.judges.llm",
     "prefdissect.engines.ep",
     "prefdissect.engines.nuts",
 )

@@ -6,6 +6,8 @@ Layout::
     pairs.parquet         the pair table
     judgments.parquet     the judgment table
     annotations.parquet   the annotation table (all annotators)
+    query_info.parquet    per pair: query traits, scenario, generated reference (LLM)
+    llm_log.sqlite        every LLM exchange: the cache of the LLM annotator and judges
     comparisons.parquet   the comparison matrix used by the last fit
     profiles.csv          judge, group, property, mean, sd, lower, upper, n_pairs
     fit_diagnostics.csv   per (judge, group): pairs, engine, convergence
@@ -85,8 +87,9 @@ class Study:
         self.write_frame("pairs.parquet", pairs_to_frame(result.pairs))
         self.write_frame("judgments.parquet", judgments_to_frame(result.judgments))
         self.write_frame("exclusions.csv", exclusions_to_frame(result.exclusions))
-        for stale in ("annotations.parquet", "comparisons.parquet", "profiles.csv",
-                      "fit_diagnostics.csv", "summary.json"):
+        for stale in ("annotations.parquet", "query_info.parquet", "comparisons.parquet",
+                      "profiles.csv", "fit_diagnostics.csv", "fit_quality.csv", "summary.json",
+                      "annotation_consistency.csv", "judge_stats.csv"):
             self.path(stale).unlink(missing_ok=True)
         self.write_json("study.json", {
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -114,11 +117,31 @@ class Study:
         self.write_frame("annotations.parquet", frame)
         return frame
 
-    def save_fit_exclusions(self, items: list[Exclusion]) -> None:
-        """Replace the fit-stage rows of exclusions.csv, keeping the import-stage ones."""
+    def save_query_info(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Merge query information in (one row per pair; new rows replace old ones)."""
+        if self.path("query_info.parquet").exists():
+            old = self.query_info()
+            frame = pd.concat([old[~old["pair_id"].isin(frame["pair_id"])], frame],
+                              ignore_index=True)
+        self.write_frame("query_info.parquet", frame)
+        return frame
+
+    def save_judgments(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Merge new judgments in, replacing earlier ones of the same judges."""
+        old = self.judgments()
+        frame = pd.concat([old[~old["judge"].isin(set(frame["judge"]))], frame],
+                          ignore_index=True)
+        self.write_frame("judgments.parquet", frame)
+        return frame
+
+    def replace_exclusions(self, items: list[Exclusion], stage: str,
+                           judge: str | None = None) -> None:
+        """Replace the exclusions of one stage (and judge, if given) with ``items``."""
         old = self.exclusions()
-        old = old[old["stage"] != "fit"]
-        frame = pd.concat([old, exclusions_to_frame(items)], ignore_index=True)
+        stale = old["stage"] == stage
+        if judge is not None:
+            stale &= old["judge"] == judge
+        frame = pd.concat([old[~stale], exclusions_to_frame(items)], ignore_index=True)
         self.write_frame("exclusions.csv", frame)
 
     # -- reading -------------------------------------------------------------------
@@ -143,6 +166,11 @@ class Study:
         if not path.exists() or path.stat().st_size == 0:
             return pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         return pd.read_csv(path, dtype={"pair_id": str, "judge": str})
+
+    def query_info(self) -> pd.DataFrame | None:
+        """Return the query-information table, if an LLM annotator made one."""
+        path = self.path("query_info.parquet")
+        return pd.read_parquet(path) if path.exists() else None
 
     def profiles(self) -> pd.DataFrame:
         """Return the profile table of the last fit."""

@@ -14,11 +14,26 @@ from rich.table import Table
 from .. import pipeline, registry
 from ..annotations import check_annotations
 from ..errors import UsageError
+from ..llm.batch import export_batch
 from ..profiles import FitConfig
 from ..properties import load_schema
 from ..readers import iter_records
 from ..study import Study
 from . import app, console
+from .llm import (
+    AttemptsOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    DryOpt,
+    ExportOpt,
+    KeyOpt,
+    ModelOpt,
+    PricesOpt,
+    TimeoutOpt,
+    make_client,
+    print_plan,
+    request_progress,
+)
 from .render import print_summary
 
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Source format; see "
@@ -87,17 +102,79 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
              from_file: Annotated[Path | None, typer.Option(
                  "--from", help="Bring your own annotations: a CSV / Parquet / JSONL table with "
                  "pair_id, property, value_a, value_b[, status, reason, annotator].")] = None,
-             ) -> None:
-    """Annotate a study's pairs on the schema's properties."""
+             model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
+             reference_model: Annotated[str | None, typer.Option(
+                 "--reference-model", help="LLM: model that writes reference answers for the "
+                 "error check where pairs have none (default: --model).")] = None,
+             steps: Annotated[str, typer.Option(
+                 "--steps", help="LLM: comma-separated steps to run.")]
+             = "query,free,aware,specific,errors",
+             structured: Annotated[bool, typer.Option(
+                 "--structured/--no-structured", help="LLM: ask the server for "
+                 "schema-constrained JSON.")] = True,
+             swap_check: Annotated[bool, typer.Option(
+                 "--swap-check", help="LLM: also rate with A and B exchanged; report each "
+                 "property's flip rate.")] = False,
+             prompts: Annotated[Path | None, typer.Option(
+                 "--prompts", help="LLM: YAML replacing the built-in annotation prompts.")]
+             = None,
+             concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
+             max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
+             batch_export: ExportOpt = None) -> None:
+    """Annotate a study's pairs on the schema's properties (heuristic, LLM, or your own)."""
     target = Study(study)
-    if from_file is None:
+    if from_file is not None:
+        frame = pd.DataFrame([record for _, record in iter_records(from_file)])
+        frame = check_annotations(frame, str(from_file))
+        frame["annotator"] = frame["annotator"].fillna(from_file.stem)
+        target.save_annotations(frame)
+        console.print(f"added {len(frame)} annotations from {from_file}", highlight=False)
+        return
+    if annotator != "llm":
+        if dry_run or batch_export:
+            raise UsageError(f"--dry-run and --batch-export apply to the llm annotator, not "
+                             f"'{annotator}'")
         _annotate_with_progress(target, annotator, schema)
         return
-    frame = pd.DataFrame([record for _, record in iter_records(from_file)])
-    frame = check_annotations(frame, str(from_file))
-    frame["annotator"] = frame["annotator"].fillna(from_file.stem)
-    target.save_annotations(frame)
-    console.print(f"added {len(frame)} annotations from {from_file}", highlight=False)
+    from ..annotators.llm import STEPS
+
+    chosen = tuple(x.strip() for x in steps.split(",") if x.strip())
+    unknown = [x for x in chosen if x not in STEPS]
+    if unknown:
+        raise UsageError(f"--steps {','.join(unknown)}: unknown; steps are {','.join(STEPS)}")
+    if not model:
+        raise UsageError("the llm annotator needs --model (and --base-url)")
+    client = make_client(study, base_url, api_key, concurrency, timeout, max_attempts, prices)
+    options = dict(client=client, model=model, reference_model=reference_model,
+                   structured=structured, swap_check=swap_check, steps=chosen,
+                   prompt_file=str(prompts) if prompts else None)
+    schema_obj = load_schema(schema)
+    if dry_run or batch_export:
+        worker = registry.get("annotator", "llm").factory(**options)
+        pairs = target.pairs()
+        if dry_run:
+            print_plan(*worker.plan(pairs, schema_obj))
+        else:
+            count = export_batch(worker.requests(pairs, schema_obj), batch_export, client.log)
+            _, waiting = worker.plan(pairs, schema_obj)
+            console.print(f"wrote {count} requests to {batch_export}; {waiting} more depend "
+                          "on their answers: import the results and export again",
+                          highlight=False)
+        return
+    with request_progress(f"annotating with {model}") as bar:
+        task = bar.add_task("annotate", total=None)
+        frame = pipeline.annotate(target, "llm", schema_obj,
+                                  progress=lambda n: bar.advance(task, n), **options)
+    mine = frame[frame["annotator"] == "llm"]
+    failed = int((mine["status"] == "failed").sum())
+    console.print(f"annotated {target.pairs().shape[0]} pairs with {model}: {len(mine)} values, "
+                  f"{failed} failed (kept with their reasons)", highlight=False)
+    consistency = target.path("annotation_consistency.csv")
+    if swap_check and consistency.exists():
+        flips = pd.read_csv(consistency).sort_values("flip_rate", ascending=False)
+        console.print("flip rate under A/B swap: " + ", ".join(
+            f"{r.property} {100 * r.flip_rate:.0f}%" for r in flips.itertuples()),
+            highlight=False)
 
 
 @app.command("fit")

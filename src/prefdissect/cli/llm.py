@@ -1,0 +1,153 @@
+"""LLM commands: the LLM judge, and the batch transport for annotation and judging."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from .. import pipeline
+from ..errors import UsageError
+from ..llm.batch import export_batch, import_results, run_batch_file
+from ..llm.cache import ExchangeLog
+from ..llm.client import LLMClient, Plan, Prices
+from ..registry import get as registry_get
+from ..study import Study
+from . import app, console
+
+batch_app = typer.Typer(help="Provider batch files: export requests, run them on a server, "
+                        "import the results into a study's LLM log.", no_args_is_help=True)
+app.add_typer(batch_app, name="batch")
+
+LOG_NAME = "llm_log.sqlite"
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name on the "
+                                              "server.")]
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    "--base-url", help="OpenAI-compatible API root, e.g. http://127.0.0.1:8080/v1 "
+    "(default: $OPENAI_BASE_URL).", envvar="OPENAI_BASE_URL", show_envvar=False)]
+KeyOpt = Annotated[str | None, typer.Option(
+    "--api-key", help="API key (default: $PREFDISSECT_API_KEY or $OPENAI_API_KEY); never "
+    "stored.", show_default=False)]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight.")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request attempt.")]
+AttemptsOpt = Annotated[int, typer.Option("--max-attempts", help="Attempts per request "
+                                          "before it is recorded as failed.")]
+PricesOpt = Annotated[Path | None, typer.Option(
+    "--prices", help="YAML of model: {prompt: $, completion: $} per million tokens.")]
+DryOpt = Annotated[bool, typer.Option("--dry-run", help="Count requests, tokens and cost; "
+                                      "send nothing.")]
+ExportOpt = Annotated[Path | None, typer.Option(
+    "--batch-export", help="Write the requests as an OpenAI batch JSONL file instead of "
+    "sending them.")]
+
+
+def make_client(study: Path, base_url: str | None, api_key: str | None, concurrency: int,
+                timeout: float, max_attempts: int, prices: Path | None) -> LLMClient:
+    """Build the client for a study (its exchange log lives in the study folder)."""
+    if not base_url:
+        raise UsageError("give --base-url (or set OPENAI_BASE_URL), e.g. "
+                         "--base-url http://127.0.0.1:8080/v1")
+    study.mkdir(parents=True, exist_ok=True)
+    return LLMClient(base_url, study / LOG_NAME, api_key=api_key, concurrency=concurrency,
+                     timeout=timeout, max_attempts=max_attempts, prices=Prices.load(prices))
+
+
+def print_plan(plan: Plan, waiting: int = 0) -> None:
+    """Show a dry run's numbers."""
+    cost = "unknown (no --prices for this model)" if plan.cost is None else f"${plan.cost:.4f}"
+    console.print(f"dry run: {plan.requests} requests to send ({plan.cached} already in the "
+                  f"log); about {plan.prompt_tokens:,} prompt tokens and at most "
+                  f"{plan.completion_tokens:,} completion tokens; cost {cost}",
+                  highlight=False)
+    if waiting:
+        console.print(f"{waiting} more requests depend on these answers and are counted "
+                      "once they exist (plus a repair request for each unusable answer)",
+                      highlight=False)
+
+
+def request_progress(label: str):
+    """Return a progress display that counts finished requests (no total known)."""
+    bar = Progress(SpinnerColumn(), TextColumn(f"{label}: {{task.completed}} requests done"),
+                   TimeElapsedColumn(), console=console, transient=True)
+    return bar
+
+
+@app.command()
+def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `import`).")],
+          model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
+          name: Annotated[str | None, typer.Option("--name", help="Judge name in the study "
+                                                   "(default: the model).")] = None,
+          mode: Annotated[str, typer.Option("--mode", help="auto, logprobs or verdict.")]
+          = "auto",
+          endpoint: Annotated[str, typer.Option("--endpoint", help="chat, or completions "
+                                                "for base models.")] = "chat",
+          prompt: Annotated[Path | None, typer.Option("--prompt", help="YAML with system, "
+                                                      "user and completion templates.")]
+          = None,
+          concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
+          max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
+          batch_export: ExportOpt = None) -> None:
+    """Judge every pair with an LLM, in both orders; adds its judgments to the study."""
+    if not model:
+        raise UsageError("give --model, the model name on the server")
+    if endpoint not in ("chat", "completions"):
+        raise UsageError(f"--endpoint {endpoint}: use chat or completions")
+    client = make_client(study, base_url, api_key, concurrency, timeout, max_attempts, prices)
+    worker = registry_get("judge", "llm").factory(
+        client, model, name=name, mode=mode, endpoint=endpoint,
+        prompt_file=str(prompt) if prompt else None)
+    target = Study(study)
+    pairs = target.pairs()
+    if dry_run:
+        print_plan(worker.plan(pairs))
+        return
+    if batch_export:
+        count = export_batch(worker.requests(pairs), batch_export, client.log)
+        console.print(f"wrote {count} requests to {batch_export}", highlight=False)
+        return
+    with request_progress(f"judging with {model}") as bar:
+        task = bar.add_task("judge", total=None)
+        run = pipeline.judge(target, worker, progress=lambda n: bar.advance(task, n))
+    stats = run.stats(worker.name)
+    console.print(f"{worker.name}: judged {stats['judged']} of {stats['pairs']} pairs "
+                  f"({stats['failed']} failed, see exclusions.csv); position consistency "
+                  f"{100 * stats['position_consistency']:.1f}%, first position chosen "
+                  f"{100 * stats['first_position_rate']:.1f}% of the time", highlight=False)
+    totals = client.log.totals()
+    console.print(f"LLM log: {totals['exchanges']} exchanges, {totals['prompt_tokens']:,} "
+                  f"prompt + {totals['completion_tokens']:,} completion tokens",
+                  highlight=False)
+
+
+@batch_app.command("run")
+def batch_run(requests: Annotated[Path, typer.Argument(help="Batch JSONL file.")],
+              out: Annotated[Path, typer.Option("--out", "-o", help="Results JSONL to "
+                                                "write.")],
+              base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
+              log: Annotated[Path, typer.Option("--log", help="Exchange log for this run.")]
+              = Path("batch_log.sqlite"),
+              concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
+              max_attempts: AttemptsOpt = 5) -> None:
+    """Run a batch file against an OpenAI-compatible server (like vLLM's batch runner)."""
+    if not base_url:
+        raise UsageError("give --base-url of the server to run the batch on")
+    client = LLMClient(base_url, log, api_key=api_key, concurrency=concurrency,
+                       timeout=timeout, max_attempts=max_attempts)
+    ok, failed = run_batch_file(requests, client, out)
+    console.print(f"ran {ok + failed} requests: {ok} answered, {failed} failed -> {out}",
+                  highlight=False)
+
+
+@batch_app.command("import")
+def batch_import(study: Annotated[Path, typer.Argument(help="Study folder.")],
+                 results: Annotated[Path, typer.Argument(help="Results JSONL file.")],
+                 requests: Annotated[Path, typer.Option("--requests", help="The batch file "
+                                                        "the results answer.")]) -> None:
+    """Import a batch results file into the study's LLM log (then re-run the command)."""
+    log = ExchangeLog(study / LOG_NAME)
+    stored, failed = import_results(results, requests, log)
+    console.print(f"imported {stored} answers ({failed} failed) into {study / LOG_NAME}; "
+                  "run the same annotate or judge command again to use them",
+                  highlight=False)

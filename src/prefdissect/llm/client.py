@@ -1,0 +1,298 @@
+"""One client for all LLM work: any OpenAI-compatible server, cached, retried, accounted.
+
+Requests go through the official ``openai`` SDK (its own retries switched off so
+that every attempt is logged here) with bounded concurrency, a per-request
+timeout, and retries with exponential back-off and jitter that honour
+``Retry-After`` on 429, on 5xx, on timeouts, on dropped connections and on
+unparseable bodies. Every outcome lands in the :class:`ExchangeLog`; a request
+whose successful outcome is already there is answered from it and never sent
+again. API keys come from an option or the environment, live only in the SDK
+client, and are scrubbed from any error text before it is stored or shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import InputError, UsageError
+from .cache import Exchange, ExchangeLog
+
+ENDPOINTS = {"chat": "/chat/completions", "completions": "/completions"}
+CHARS_PER_TOKEN = 4
+"""Token estimate for dry runs: characters / 4 (servers' tokenizers differ)."""
+KEY_ENV = ("PREFDISSECT_API_KEY", "OPENAI_API_KEY")
+
+
+def canonical(obj: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, UTF-8 kept."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request to an OpenAI-compatible endpoint."""
+
+    endpoint: str
+    """'chat' or 'completions'."""
+    body: dict[str, Any] = field(hash=False)
+    """The JSON body, including ``model``."""
+
+    @property
+    def key(self) -> str:
+        """Hash of the canonical request; the cache key."""
+        return hashlib.sha256(canonical({"endpoint": self.endpoint, "body": self.body})
+                              .encode("utf-8")).hexdigest()
+
+    def estimated_tokens(self) -> tuple[int, int]:
+        """(prompt, completion) tokens a dry run counts: text length / 4, and max_tokens."""
+        if self.endpoint == "chat":
+            text = "".join(str(m.get("content", "")) for m in self.body.get("messages", []))
+        else:
+            text = str(self.body.get("prompt", ""))
+        schema = self.body.get("response_format")
+        if schema:
+            text += canonical(schema)
+        completion = self.body.get("max_tokens") or self.body.get("max_completion_tokens") or 0
+        return -(-len(text) // CHARS_PER_TOKEN), int(completion)
+
+
+@dataclass
+class Prices:
+    """US dollars per million prompt and completion tokens, per model."""
+
+    table: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """model -> (prompt price, completion price)."""
+
+    @classmethod
+    def load(cls, path: str | Path | None) -> Prices:
+        """Read ``model: {prompt: $, completion: $}`` entries from YAML or JSON."""
+        if path is None:
+            return cls()
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise InputError(path, "does not exist", "check the --prices path") from None
+        table = {}
+        for model, entry in data.items():
+            if not isinstance(entry, dict) or not {"prompt", "completion"} <= set(entry):
+                raise InputError(path, f"entry '{model}' needs prompt and completion prices",
+                                 "write model: {prompt: 2.5, completion: 10} ($ per 1M tokens)")
+            table[str(model)] = (float(entry["prompt"]), float(entry["completion"]))
+        return cls(table)
+
+    def cost(self, model: str | None, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """Cost of one exchange, or None when the model has no price."""
+        if model not in self.table:
+            return None
+        p, c = self.table[model]
+        return (prompt_tokens * p + completion_tokens * c) / 1e6
+
+
+@dataclass
+class Plan:
+    """What a run would send: the dry-run numbers."""
+
+    requests: int
+    """Requests not yet answered in the log."""
+    cached: int
+    """Requests the log already answers."""
+    prompt_tokens: int
+    """Estimated prompt tokens of the requests to send."""
+    completion_tokens: int
+    """Upper bound on completion tokens (their max_tokens)."""
+    cost: float | None
+    """Estimated cost, when every model has a price."""
+
+
+class LLMClient:
+    """Sends requests to one OpenAI-compatible server, through the exchange log.
+
+    Parameters
+    ----------
+    base_url
+        The server's API root, e.g. ``http://127.0.0.1:8080/v1``.
+    log
+        Exchange log (a path or an open :class:`ExchangeLog`).
+    api_key
+        Key for the server; default: ``PREFDISSECT_API_KEY`` or ``OPENAI_API_KEY``
+        from the environment (a placeholder where neither is set, for local servers).
+    concurrency
+        Requests in flight at once.
+    timeout
+        Seconds before one attempt is abandoned.
+    max_attempts
+        Attempts per request before it is recorded as failed.
+    backoff, backoff_cap
+        First retry delay and the largest one, in seconds (doubling, with jitter);
+        a server's Retry-After wins, up to ``backoff_cap``.
+    prices
+        Price table for cost accounting.
+    """
+
+    def __init__(self, base_url: str, log: ExchangeLog | str | Path, *,
+                 api_key: str | None = None, concurrency: int = 8, timeout: float = 60.0,
+                 max_attempts: int = 5, backoff: float = 1.0, backoff_cap: float = 60.0,
+                 prices: Prices | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.log = log if isinstance(log, ExchangeLog) else ExchangeLog(log)
+        self._api_key = api_key or next((os.environ[k] for k in KEY_ENV if os.environ.get(k)),
+                                        None)
+        self.concurrency = max(1, concurrency)
+        self.timeout = timeout
+        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
+        self.backoff_cap = backoff_cap
+        self.prices = prices or Prices()
+        self.sent = 0  # attempts made over the network by this client
+
+    def __repr__(self) -> str:  # never show the key
+        return f"LLMClient(base_url={self.base_url!r}, log={str(self.log.path)!r})"
+
+    def redact(self, text: str) -> str:
+        """Remove the API key from a text."""
+        if self._api_key and len(self._api_key) >= 4:
+            text = text.replace(self._api_key, "***")
+        return text
+
+    # -- planning -------------------------------------------------------------------
+    def plan(self, requests: list[Request]) -> Plan:
+        """Count what :meth:`run` would send for ``requests`` (the dry run)."""
+        unique = {r.key: r for r in requests}
+        cached = self.log.cached_keys(list(unique))
+        todo = [r for k, r in unique.items() if k not in cached]
+        prompt = sum(r.estimated_tokens()[0] for r in todo)
+        completion = sum(r.estimated_tokens()[1] for r in todo)
+        costs = [self.prices.cost(r.body.get("model"), *r.estimated_tokens()) for r in todo]
+        cost = None if any(c is None for c in costs) else sum(costs)
+        return Plan(len(todo), len(cached), prompt, completion, cost)
+
+    # -- running --------------------------------------------------------------------
+    def run(self, requests: list[Request],
+            progress: Callable[[int], None] | None = None) -> dict[str, Exchange]:
+        """Answer every request (from the log or the server); returns outcomes by key.
+
+        Identical requests are sent once. A request that still fails after
+        ``max_attempts`` is returned (and logged) with status 'error' and its reason.
+        """
+        unique = {r.key: r for r in requests}
+        outcomes: dict[str, Exchange] = {}
+        todo = []
+        for key, request in unique.items():
+            hit = self.log.get(key)
+            if hit is None:
+                todo.append(request)
+            else:
+                outcomes[key] = hit
+        if progress and outcomes:
+            progress(len(outcomes))
+        if todo:
+            outcomes.update(asyncio.run(self._run_all(todo, progress)))
+        return outcomes
+
+    async def _run_all(self, todo: list[Request], progress) -> dict[str, Exchange]:
+        try:
+            from openai import AsyncOpenAI
+        except ImportError:
+            raise UsageError("LLM work needs the openai package: pip install "
+                             "'prefdissect[llm]'") from None
+        client = AsyncOpenAI(base_url=self.base_url, api_key=self._api_key or "not-needed",
+                             max_retries=0, timeout=self.timeout)
+        gate = asyncio.Semaphore(self.concurrency)
+
+        async def one(request: Request) -> tuple[str, Exchange]:
+            async with gate:
+                outcome = await self._with_retries(client, request)
+            if progress:
+                progress(1)
+            return request.key, outcome
+
+        try:
+            return dict(await asyncio.gather(*(one(r) for r in todo)))
+        finally:
+            await client.close()
+
+    async def _with_retries(self, client, request: Request) -> Exchange:
+        import openai
+
+        error, attempt = "never attempted", 0
+        for attempt in range(1, self.max_attempts + 1):
+            started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+            clock = time.perf_counter()
+            status, wait = None, None
+            try:
+                text = await client.post(ENDPOINTS[request.endpoint], body=request.body,
+                                         cast_to=str, options={"timeout": self.timeout})
+                status = 200
+                body = json.loads(text)
+                if not isinstance(body, dict) or "choices" not in body:
+                    raise ValueError("the response has no 'choices'")
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                error = f"HTTP {status}: {self._short(exc.message)}"
+                retryable = status == 429 or status >= 500 or status == 408
+                wait = _retry_after(exc.response.headers) if retryable else None
+                self.log.log_attempt(request.key, started, time.perf_counter() - clock,
+                                     "error", status, self.redact(error))
+                if not retryable:
+                    break
+            except openai.APITimeoutError:
+                error = f"timed out after {self.timeout:g} s"
+                self.log.log_attempt(request.key, started, time.perf_counter() - clock,
+                                     "timeout", None, error)
+            except openai.APIConnectionError as exc:
+                error = f"connection failed: {self._short(str(exc))}"
+                self.log.log_attempt(request.key, started, time.perf_counter() - clock,
+                                     "error", None, self.redact(error))
+            except (ValueError, json.JSONDecodeError) as exc:
+                error = f"malformed response body: {self._short(str(exc))}"
+                self.log.log_attempt(request.key, started, time.perf_counter() - clock,
+                                     "malformed", status, self.redact(error))
+            else:
+                latency = time.perf_counter() - clock
+                self.sent += 1
+                usage = body.get("usage") or {}
+                prompt, completion = (int(usage.get("prompt_tokens") or 0),
+                                      int(usage.get("completion_tokens") or 0))
+                outcome = Exchange(request.key, "ok", body, None, prompt, completion,
+                                   self.prices.cost(request.body.get("model"), prompt,
+                                                    completion), latency)
+                self.log.log_attempt(request.key, started, latency, "ok", status)
+                self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
+                return outcome
+            self.sent += 1
+            if attempt < self.max_attempts:
+                delay = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
+                delay = wait if wait is not None else delay * (0.5 + random.random())
+                await asyncio.sleep(min(delay, self.backoff_cap))
+        outcome = Exchange(request.key, "error", None, self.redact(error))
+        self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
+        return outcome
+
+    def _short(self, text: str, limit: int = 300) -> str:
+        text = self.redact(" ".join(str(text).split()))
+        return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _retry_after(headers) -> float | None:
+    """Seconds a server asked us to wait (Retry-After or retry-after-ms), if any."""
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            return max(0.0, float(value) * scale)
+        except ValueError:
+            continue
+    return None
