@@ -17,8 +17,8 @@ if [ ! -x "$server" ]; then
     cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
         -DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
         -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-        -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_BLAS=OFF >/dev/null
-    cmake --build "$work/build" --target llama-server -j "$(nproc)" >/dev/null
+        -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DGGML_BLAS=OFF > "$dest/build.log" 2>&1
+    cmake --build "$work/build" --target llama-server -j "$(nproc)" >> "$dest/build.log" 2>&1
     cp "$work/build/bin/llama-server" "$server"
     rm -rf "$work"
 fi

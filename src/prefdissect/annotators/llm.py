@@ -144,14 +144,18 @@ class LLMAnnotator:
         Which of :data:`STEPS` to run.
     prompt_file
         A YAML file replacing the built-in prompts (same keys).
+    max_tokens
+        Per-step caps on the answer length, overriding :data:`MAX_TOKENS`.
     """
 
     name = "llm"
 
     def __init__(self, client: LLMClient, model: str, *, reference_model: str | None = None,
                  structured: bool = True, swap_check: bool = False,
-                 steps: tuple[str, ...] = STEPS, prompt_file: str | None = None):
+                 steps: tuple[str, ...] = STEPS, prompt_file: str | None = None,
+                 max_tokens: dict[str, int] | None = None):
         self.client = client
+        self.max_tokens = {**MAX_TOKENS, **(max_tokens or {})}
         self.model = model
         self.reference_model = reference_model or model
         self.structured = structured
@@ -175,7 +179,7 @@ class LLMAnnotator:
             "model": model or self.model,
             "messages": [{"role": "system", "content": self.prompts["system"]},
                          {"role": "user", "content": user}],
-            "temperature": 0, "max_tokens": MAX_TOKENS[step]}
+            "temperature": 0, "max_tokens": self.max_tokens[step]}
         if schema is not None and self.structured:
             body["response_format"] = strict_format(f"prefdissect_{step}", schema)
         return Request("chat", body)
@@ -230,7 +234,7 @@ class LLMAnnotator:
     def _reference_request(self, pair: Pair) -> Request:
         user = prompts.render(self.prompts["reference"], query=pair.prompt_text())
         return Request("chat", {"model": self.reference_model, "temperature": 0,
-                                "max_tokens": MAX_TOKENS["reference"],
+                                "max_tokens": self.max_tokens["reference"],
                                 "messages": [{"role": "user", "content": user}]})
 
     # -- running ---------------------------------------------------------------------------

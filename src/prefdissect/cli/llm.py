@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -41,6 +42,64 @@ DryOpt = Annotated[bool, typer.Option("--dry-run", help="Count requests, tokens 
 ExportOpt = Annotated[Path | None, typer.Option(
     "--batch-export", help="Write the requests as an OpenAI batch JSONL file instead of "
     "sending them.")]
+MaxTokensOpt = Annotated[list[str] | None, typer.Option(
+    "--max-tokens", help="LLM: cap a step's answer, STEP=N (repeatable; steps: query, free, "
+    "aware, specific, errors, reference).")]
+
+
+def llm_annotator_options(client: LLMClient, model: str | None, reference_model: str | None,
+                          steps: str, structured: bool, swap_check: bool,
+                          prompts: Path | None, max_tokens: list[str] | None) -> dict:
+    """Check the LLM annotator's options and return its keyword arguments."""
+    from ..annotators.llm import MAX_TOKENS, STEPS
+
+    if not model:
+        raise UsageError("the llm annotator needs --model (and --base-url)")
+    chosen = tuple(x.strip() for x in steps.split(",") if x.strip())
+    unknown = [x for x in chosen if x not in STEPS]
+    if unknown:
+        raise UsageError(f"--steps {','.join(unknown)}: unknown; steps are {','.join(STEPS)}")
+    caps = {}
+    for item in max_tokens or []:
+        step, _, number = item.partition("=")
+        if step not in MAX_TOKENS or not number.isdigit():
+            raise UsageError(f"--max-tokens {item}: write STEP=N with STEP one of "
+                             f"{', '.join(MAX_TOKENS)}")
+        caps[step] = int(number)
+    return dict(client=client, model=model, reference_model=reference_model,
+                structured=structured, swap_check=swap_check, steps=chosen,
+                prompt_file=str(prompts) if prompts else None, max_tokens=caps)
+
+
+def run_llm_annotation(study: Study, options: dict, schema) -> None:
+    """Run the LLM annotator on a study with a progress display, and report."""
+    model = options["model"]
+    with request_progress(f"annotating with {model}") as bar:
+        task = bar.add_task("annotate", total=None)
+        frame = pipeline.annotate(study, "llm", schema,
+                                  progress=lambda n: bar.advance(task, n), **options)
+    mine = frame[frame["annotator"] == "llm"]
+    failed = int((mine["status"] == "failed").sum())
+    console.print(f"annotated {len(study.pairs())} pairs with {model}: {len(mine)} values, "
+                  f"{failed} failed (kept with their reasons)", highlight=False)
+    consistency = study.path("annotation_consistency.csv")
+    if options.get("swap_check") and consistency.exists():
+        flips = pd.read_csv(consistency).sort_values("flip_rate", ascending=False)
+        console.print("flip rate under A/B swap: " + ", ".join(
+            f"{r.property} {100 * r.flip_rate:.0f}%" for r in flips.itertuples()),
+            highlight=False)
+
+
+def run_llm_judge(study: Study, worker) -> None:
+    """Run an LLM judge on a study with a progress display, and report."""
+    with request_progress(f"judging with {worker.model}") as bar:
+        task = bar.add_task("judge", total=None)
+        run = pipeline.judge(study, worker, progress=lambda n: bar.advance(task, n))
+    stats = run.stats(worker.name)
+    console.print(f"{worker.name}: judged {stats['judged']} of {stats['pairs']} pairs "
+                  f"({stats['failed']} failed, see exclusions.csv); position consistency "
+                  f"{100 * stats['position_consistency']:.1f}%, first position chosen "
+                  f"{100 * stats['first_position_rate']:.1f}% of the time", highlight=False)
 
 
 def make_client(study: Path, base_url: str | None, api_key: str | None, concurrency: int,
@@ -107,14 +166,7 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
         count = export_batch(worker.requests(pairs), batch_export, client.log)
         console.print(f"wrote {count} requests to {batch_export}", highlight=False)
         return
-    with request_progress(f"judging with {model}") as bar:
-        task = bar.add_task("judge", total=None)
-        run = pipeline.judge(target, worker, progress=lambda n: bar.advance(task, n))
-    stats = run.stats(worker.name)
-    console.print(f"{worker.name}: judged {stats['judged']} of {stats['pairs']} pairs "
-                  f"({stats['failed']} failed, see exclusions.csv); position consistency "
-                  f"{100 * stats['position_consistency']:.1f}%, first position chosen "
-                  f"{100 * stats['first_position_rate']:.1f}% of the time", highlight=False)
+    run_llm_judge(target, worker)
     totals = client.log.totals()
     console.print(f"LLM log: {totals['exchanges']} exchanges, {totals['prompt_tokens']:,} "
                   f"prompt + {totals['completion_tokens']:,} completion tokens",

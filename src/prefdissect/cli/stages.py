@@ -27,12 +27,15 @@ from .llm import (
     DryOpt,
     ExportOpt,
     KeyOpt,
+    MaxTokensOpt,
     ModelOpt,
     PricesOpt,
     TimeoutOpt,
+    llm_annotator_options,
     make_client,
     print_plan,
-    request_progress,
+    run_llm_annotation,
+    run_llm_judge,
 )
 from .render import print_summary
 
@@ -118,6 +121,7 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
              prompts: Annotated[Path | None, typer.Option(
                  "--prompts", help="LLM: YAML replacing the built-in annotation prompts.")]
              = None,
+             max_tokens: MaxTokensOpt = None,
              concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
              max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
              batch_export: ExportOpt = None) -> None:
@@ -136,18 +140,9 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
                              f"'{annotator}'")
         _annotate_with_progress(target, annotator, schema)
         return
-    from ..annotators.llm import STEPS
-
-    chosen = tuple(x.strip() for x in steps.split(",") if x.strip())
-    unknown = [x for x in chosen if x not in STEPS]
-    if unknown:
-        raise UsageError(f"--steps {','.join(unknown)}: unknown; steps are {','.join(STEPS)}")
-    if not model:
-        raise UsageError("the llm annotator needs --model (and --base-url)")
     client = make_client(study, base_url, api_key, concurrency, timeout, max_attempts, prices)
-    options = dict(client=client, model=model, reference_model=reference_model,
-                   structured=structured, swap_check=swap_check, steps=chosen,
-                   prompt_file=str(prompts) if prompts else None)
+    options = llm_annotator_options(client, model, reference_model, steps, structured,
+                                    swap_check, prompts, max_tokens)
     schema_obj = load_schema(schema)
     if dry_run or batch_export:
         worker = registry.get("annotator", "llm").factory(**options)
@@ -161,20 +156,7 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
                           "on their answers: import the results and export again",
                           highlight=False)
         return
-    with request_progress(f"annotating with {model}") as bar:
-        task = bar.add_task("annotate", total=None)
-        frame = pipeline.annotate(target, "llm", schema_obj,
-                                  progress=lambda n: bar.advance(task, n), **options)
-    mine = frame[frame["annotator"] == "llm"]
-    failed = int((mine["status"] == "failed").sum())
-    console.print(f"annotated {target.pairs().shape[0]} pairs with {model}: {len(mine)} values, "
-                  f"{failed} failed (kept with their reasons)", highlight=False)
-    consistency = target.path("annotation_consistency.csv")
-    if swap_check and consistency.exists():
-        flips = pd.read_csv(consistency).sort_values("flip_rate", ascending=False)
-        console.print("flip rate under A/B swap: " + ", ".join(
-            f"{r.property} {100 * r.flip_rate:.0f}%" for r in flips.itertuples()),
-            highlight=False)
+    run_llm_annotation(target, options, schema_obj)
 
 
 @app.command("fit")
@@ -194,25 +176,50 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
 @app.command()
 def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judged pairs.")],
             out: OutOpt, format: FormatOpt = "pairs", judge: JudgeOpt = None,
-            group_by: GroupOpt = None, annotator: AnnotatorOpt = "heuristic",
+            group_by: GroupOpt = None,
+            annotator: Annotated[list[str] | None, typer.Option(
+                "--annotator", "-a", help="Annotator(s) to run (repeatable): heuristic, llm.")]
+            = None,
+            llm_judge: Annotated[list[str] | None, typer.Option(
+                "--llm-judge", help="Also judge every pair with this model (repeatable), "
+                "on the --base-url server, in both orders.")] = None,
+            model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
+            reference_model: Annotated[str | None, typer.Option(
+                "--reference-model", help="LLM: model that writes reference answers.")] = None,
+            max_tokens: MaxTokensOpt = None, concurrency: ConcurrencyOpt = 8,
+            timeout: TimeoutOpt = 60.0, max_attempts: AttemptsOpt = 5,
             schema: SchemaOpt = None, engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
             min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
             paper_protocol: PaperOpt = False, seed: SeedOpt = 0) -> None:
-    """Import, annotate and fit in one go; writes OUT/profiles.csv and prints a summary."""
+    """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
     target = Study(out)
     schema_obj = load_schema(schema)  # fail early on bad options
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed)
+    annotators = list(annotator or ["heuristic"])
+    needs_llm = "llm" in annotators or bool(llm_judge)
+    for name in annotators:
+        registry.get("annotator", name)
     result = pipeline.import_pairs(source, format, target, seed=seed)
     console.print(f"imported {len(result.pairs)} pairs, {len(result.judgments)} judgments",
                   highlight=False)
+    client = make_client(out, base_url, api_key, concurrency, timeout, max_attempts, None) \
+        if needs_llm else None
+    for name in annotators:
+        if name == "llm":
+            run_llm_annotation(target, llm_annotator_options(
+                client, model, reference_model, "query,free,aware,specific,errors", True,
+                False, None, max_tokens), schema_obj)
+        else:
+            _annotate_with_progress(target, name, schema)
+    for judge_model in llm_judge or []:
+        run_llm_judge(target, registry.get("judge", "llm").factory(client, judge_model))
     if judge:
-        known = {j.judge for j in result.judgments}
+        known = set(target.judgments()["judge"])
         missing = [j for j in judge if j not in known]
         if missing:
             raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
                              f"{', '.join(sorted(known))}")
-    _annotate_with_progress(target, annotator, schema)
     pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(out))
 
