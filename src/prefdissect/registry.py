@@ -32,6 +32,7 @@ _BUILTIN_MODULES = (
     "prefdissect.annotators.heuristic",
     "prefdissect.annotators.llm",
     "prefdissect.judges.llm",
+    "prefdissect.judges.local",
     "prefdissect.engines.ep",
     "prefdissect.engines.nuts",
 )

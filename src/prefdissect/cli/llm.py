@@ -145,12 +145,22 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
           prompt: Annotated[Path | None, typer.Option("--prompt", help="YAML with system, "
                                                       "user and completion templates.")]
           = None,
+          local_model: Annotated[Path | None, typer.Option(
+              "--local-model", help="Judge with a local causal LM (a transformers folder) "
+              "instead of a server.")] = None,
           concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
           max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
           batch_export: ExportOpt = None) -> None:
     """Judge every pair with an LLM, in both orders; adds its judgments to the study."""
+    if local_model is not None:
+        if dry_run or batch_export:
+            raise UsageError("--dry-run and --batch-export apply to server judges only")
+        worker = registry_get("judge", "local").factory(
+            str(local_model), name=name, prompt_file=str(prompt) if prompt else None)
+        run_llm_judge(Study(study), worker)
+        return
     if not model:
-        raise UsageError("give --model, the model name on the server")
+        raise UsageError("give --model, the model name on the server (or --local-model)")
     if endpoint not in ("chat", "completions"):
         raise UsageError(f"--endpoint {endpoint}: use chat or completions")
     client = make_client(study, base_url, api_key, concurrency, timeout, max_attempts, prices)

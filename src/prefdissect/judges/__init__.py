@@ -36,6 +36,10 @@ class JudgeRun:
     exclusions: list[Exclusion] = field(default_factory=list)
     """Pairs the judge could not judge, with reasons."""
 
+    def add(self, result: Judgment | Exclusion) -> None:
+        """Keep a combined result: a judgment, or the exclusion of a pair that failed."""
+        (self.exclusions if isinstance(result, Exclusion) else self.judgments).append(result)
+
     def stats(self, judge: str) -> dict[str, float | int | str]:
         """Position behaviour: consistency under swap and the first-position rate."""
         both = [j.details for j in self.judgments

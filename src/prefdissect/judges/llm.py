@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from .. import prompts
-from ..exclusions import Exclusion
 from ..llm.cache import Exchange
 from ..llm.client import LLMClient, Plan, Request
 from ..pairs import Pair, frame_to_pairs
@@ -176,9 +175,5 @@ class LLMJudge:
         for pair in records:
             first = self._read(outcomes.get(requests[(pair.id, False)].key))
             swapped = self._read(outcomes.get(requests[(pair.id, True)].key))
-            result = combine(pair.id, self.name, first, swapped, extra)
-            if isinstance(result, Exclusion):
-                run.exclusions.append(result)
-            else:
-                run.judgments.append(result)
+            run.add(combine(pair.id, self.name, first, swapped, extra))
         return run
