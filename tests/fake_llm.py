@@ -116,7 +116,8 @@ def instance(schema: dict[str, Any], seed: int = 0) -> Any:
         return {k: instance(v, seed + i) for i, (k, v) in
                 enumerate(schema.get("properties", {}).items())}
     if kind == "array":
-        return [instance(schema["items"], seed)] if seed % 2 else []
+        size = max(schema.get("minItems", 0), seed % 2)
+        return [instance(schema["items"], seed + i) for i in range(size)]
     if kind == "integer":
         low, high = schema.get("minimum", 0), schema.get("maximum", 3)
         return low + seed % (high - low + 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -30,8 +31,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ROOT / ".local-llm"
 SERVER = Path(os.environ.get("PREFDISSECT_LLAMA_SERVER", LOCAL / "llama-server"))
 MODEL = Path(os.environ.get("PREFDISSECT_GGUF", LOCAL / "gemma3-270m-q4_k_m.gguf"))
-CAPS = ["--max-tokens", "reference=48", "--max-tokens", "errors=160",
-        "--max-tokens", "query=160", "--max-tokens", "specific=160"]
+# A small base model fills free-text fields until it is stopped: short caps keep the run
+# quick; answers cut off are recorded as failed, with the reason, as they should be.
+CAPS = ["--max-tokens", "reference=48", "--max-tokens", "errors=128",
+        "--max-tokens", "query=200", "--max-tokens", "specific=128"]
 
 pytestmark = pytest.mark.skipif(
     not (SERVER.exists() and MODEL.exists()),
@@ -50,8 +53,8 @@ def llama():
     port = free_port()
     process = subprocess.Popen(
         [str(SERVER), "-m", str(MODEL), "--alias", "gemma", "--host", "127.0.0.1",
-         "--port", str(port), "--no-jinja", "--chat-template", "gemma", "-c", "16384",
-         "-np", "4", "-t", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--port", str(port), "--no-jinja", "--chat-template", "gemma", "-c", "32768",
+         "-np", "8", "-t", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -138,7 +141,7 @@ def alpaca_subset(shared_data: Path, tmp_path: Path, n: int) -> Path:
 def dissect_args(src: Path, out: Path, url: str) -> list[str]:
     return ["dissect", str(src), "--out", str(out), "--annotator", "heuristic",
             "--annotator", "llm", "--model", "gemma", "--base-url", url, "--llm-judge",
-            "gemma", "--min-pairs", "5", "--folds", "0", "--concurrency", "4",
+            "gemma", "--min-pairs", "5", "--folds", "0", "--concurrency", "8",
             "--timeout", "120", *CAPS]
 
 
@@ -216,10 +219,11 @@ def test_dry_run_matches_the_live_judge_run(shared_data, proxy, tmp_path, cli):
     assert cli("import", str(src), "--out", str(study)).code == 0
     dry = cli("judge", str(study), "--model", "gemma", "--base-url", proxy.url, "--dry-run")
     assert dry.code == 0 and proxy.count == 0
-    assert "16 requests to send" in dry.text
+    planned = int(re.search(r"(\d+) requests to send", dry.text).group(1))
+    assert 12 <= planned <= 16  # both orders of 8 pairs; identical requests are sent once
     live = cli("judge", str(study), "--model", "gemma", "--base-url", proxy.url)
     assert live.code == 0, live.err
-    assert proxy.count == 16
+    assert proxy.count == planned
 
 
 def test_batch_export_run_import_equals_live(shared_data, llama, tmp_path, cli):

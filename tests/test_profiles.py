@@ -92,3 +92,17 @@ def test_small_groups_are_skipped_with_a_note():
     assert any("skipped for fewer than 25" in note for note in result.notes)
     with pytest.raises(Exception, match="no judgments from nobody"):
         fit_profiles(pairs, judgments, comparisons, FitConfig(judges=["nobody"]))
+
+
+def test_a_mostly_failed_property_is_dropped_instead_of_the_pairs():
+    pairs, judgments, annotations, _, _ = synthetic_study(200)
+    broken = annotations["property"] == "polite"
+    annotations.loc[broken & (annotations.index % 2 == 0), ["value_a", "value_b"]] = None
+    annotations.loc[broken & (annotations.index % 2 == 0), "status"] = "failed"
+    comparisons = resolve(annotations, pairs["id"], load_schema())
+    result = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=0))
+    assert set(result.profiles["property"]) == {"lengthy", "clear"}
+    assert result.used["sim"] == 200
+    assert any("polite (50%)" in note for note in result.notes)
+    strict = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=0, max_missing=0.9))
+    assert "polite" in set(strict.profiles["property"]) and strict.used["sim"] < 200

@@ -73,6 +73,21 @@ class Comparisons:
     sources: dict[str, str] = field(default_factory=dict)
     """Which annotator each property's values came from."""
 
+    def without_sparse(self, max_missing: float) -> tuple[Comparisons, dict[str, float]]:
+        """Drop properties that failed or are missing for over ``max_missing`` of pairs.
+
+        'Not applicable' does not count as missing. Returns the reduced comparisons
+        and, per dropped property, its share of missing values: one unreliable
+        property should not take every pair out of the fit with it.
+        """
+        status = self.status.to_numpy()
+        share = ((status == S_FAILED) | (status == S_MISSING)).mean(axis=0) \
+            if len(status) else np.zeros(status.shape[1])
+        dropped = {p: float(x) for p, x in zip(self.values.columns, share) if x > max_missing}
+        keep = [p for p in self.values.columns if p not in dropped]
+        return Comparisons(self.values[keep], self.status[keep], self.unmeasured,
+                           {p: self.sources[p] for p in keep}), dropped
+
     def reasons(self, pair_ids: pd.Index | None = None) -> pd.Series:
         """Return, per pair with a missing value, a reason naming the first property."""
         status = self.status if pair_ids is None else self.status.loc[pair_ids]

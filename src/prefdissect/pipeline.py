@@ -113,8 +113,9 @@ def top_effects(profiles: pd.DataFrame, judge: str, group: str = ALL, k: int = 5
 def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[str, Any]:
     """Build the summary that `dissect` and `fit` print (also saved as summary.json)."""
     info = study.info()
-    imports = study.exclusions()
-    imports = imports[imports["stage"] == "import"]
+    recorded = study.exclusions()
+    imports = recorded[recorded["stage"] == "import"]
+    judge_failures = recorded[recorded["stage"] == "judge"]["judge"].value_counts()
     labels = schema.labels()
     judges = {}
     for judge, n_used in result.used.items():
@@ -126,6 +127,7 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[s
         judges[judge] = {
             "pairs_used": n_used,
             "excluded": dict(excluded.most_common()),
+            "judge_failed": int(judge_failures.get(judge, 0)),
             "groups": int(len(groups)),
             "not_converged": int((~groups["converged"].astype(bool)).sum()),
             "raises": [vars(e) for e in up],

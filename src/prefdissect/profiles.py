@@ -62,6 +62,9 @@ class FitConfig:
     """Fit P(A) where the judge gives one instead of the hard label (the paper: hard)."""
     min_pairs: int = 20
     """Groups with fewer usable pairs are skipped (and reported)."""
+    max_missing: float = 0.2
+    """Properties whose annotation failed (or is missing) for more than this share of
+    the pairs are left out of the model rather than taking those pairs out."""
     folds: int = 10
     """Folds for held-out quality (and for fold averaging); 0 or 1 turns them off."""
     average_folds: bool = False
@@ -199,10 +202,18 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
                  traits: pd.DataFrame | None = None) -> FitResult:
     """Fit one profile per (judge, group); see the module docstring."""
     config = config or FitConfig()
+    if comparisons.values.shape[1] == 0:
+        raise FitError("no property has any annotation; run `prefdissect annotate` first")
+    comparisons, dropped = comparisons.without_sparse(config.max_missing)
     properties = list(comparisons.values.columns)
     if not properties:
-        raise FitError("no property has any annotation; run `prefdissect annotate` first")
+        raise FitError("every property's annotation failed for too many pairs; see the "
+                       "reasons in annotations.parquet, or raise --max-missing")
     notes = []
+    if dropped:
+        notes.append(f"{len(dropped)} properties left out because their annotation failed for "
+                     f"more than {100 * config.max_missing:.0f}% of pairs: " + ", ".join(
+                         f"{p} ({100 * x:.0f}%)" for p, x in dropped.items()))
     if comparisons.unmeasured:
         notes.append(f"{len(comparisons.unmeasured)} properties have no annotations and are "
                      f"left out of the model: {', '.join(comparisons.unmeasured)}")

@@ -40,6 +40,9 @@ def print_summary(console: Console, summary: dict[str, Any], out: str | None = N
         text = ", ".join(f"{n} {reason}" for reason, n in excluded.items()) or "none"
         console.print(f"{info['pairs_used']} pairs fitted (group 'all'); left out: {text}",
                       highlight=False)
+        if info.get("judge_failed"):
+            console.print(f"the judge gave no usable answer on {info['judge_failed']} pairs "
+                          "(see exclusions.csv)", highlight=False)
         if info["not_converged"]:
             console.print(f"[yellow]{info['not_converged']} of {info['groups']} group fits did "
                           "not converge; see fit_diagnostics.csv[/]")

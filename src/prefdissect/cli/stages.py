@@ -62,6 +62,9 @@ FoldsOpt = Annotated[int, typer.Option("--folds", help="Folds for held-out accur
                                        "null baselines (0: none).")]
 PaperOpt = Annotated[bool, typer.Option("--paper-protocol", help="Report the mean of the "
                                         "10 folds' posterior means, as the paper did.")]
+MissingOpt = Annotated[float, typer.Option(
+    "--max-missing", help="Leave out properties whose annotation failed for more than this "
+    "share of pairs (instead of leaving out those pairs).")]
 
 
 def _annotate_with_progress(study: Study, annotator: str, schema_path: str | None) -> None:
@@ -77,12 +80,12 @@ def _annotate_with_progress(study: Study, annotator: str, schema_path: str | Non
 
 
 def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper,
-            seed=0) -> FitConfig:
+            seed=0, max_missing=0.2) -> FitConfig:
     if paper and folds < 2:
         raise UsageError("--paper-protocol averages over folds; give --folds 2 or more")
     return FitConfig(group_by=list(group_by or []), judges=list(judge) if judge else None,
                      engine=engine, soft_labels=soft_labels, min_pairs=min_pairs,
-                     folds=folds, average_folds=paper, seed=seed)
+                     folds=folds, average_folds=paper, seed=seed, max_missing=max_missing)
 
 
 @app.command("import")
@@ -164,12 +167,13 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
                 judge: JudgeOpt = None, group_by: GroupOpt = None, schema: SchemaOpt = None,
                 engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
                 min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
-                paper_protocol: PaperOpt = False, seed: SeedOpt = 0) -> None:
+                paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
+                seed: SeedOpt = 0) -> None:
     """Fit each judge's profile per group and print what it rewards."""
     target = Study(study)
     pipeline.fit(target, load_schema(schema),
                  _config(judge, group_by, engine, soft_labels, min_pairs, folds,
-                         paper_protocol, seed))
+                         paper_protocol, seed, max_missing))
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
 
 
@@ -190,12 +194,13 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             timeout: TimeoutOpt = 60.0, max_attempts: AttemptsOpt = 5,
             schema: SchemaOpt = None, engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
             min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
-            paper_protocol: PaperOpt = False, seed: SeedOpt = 0) -> None:
+            paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
+            seed: SeedOpt = 0) -> None:
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
     target = Study(out)
     schema_obj = load_schema(schema)  # fail early on bad options
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
-                     seed)
+                     seed, max_missing)
     annotators = list(annotator or ["heuristic"])
     needs_llm = "llm" in annotators or bool(llm_judge)
     for name in annotators:
