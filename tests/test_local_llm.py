@@ -33,8 +33,8 @@ SERVER = Path(os.environ.get("PREFDISSECT_LLAMA_SERVER", LOCAL / "llama-server")
 MODEL = Path(os.environ.get("PREFDISSECT_GGUF", LOCAL / "gemma3-270m-q4_k_m.gguf"))
 # A small base model fills free-text fields until it is stopped: short caps keep the run
 # quick; answers cut off are recorded as failed, with the reason, as they should be.
-CAPS = ["--max-tokens", "reference=48", "--max-tokens", "errors=128",
-        "--max-tokens", "query=200", "--max-tokens", "specific=128"]
+CAPS = ["--max-tokens", "reference=48", "--max-tokens", "errors=96", "--max-tokens",
+        "query=96", "--max-tokens", "specific=96", "--max-tokens", "aware=96"]
 
 pytestmark = pytest.mark.skipif(
     not (SERVER.exists() and MODEL.exists()),
@@ -47,26 +47,43 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def llama():
-    """A running llama-server; yields its API root."""
+def start_server(*flags: str):
+    """Start llama-server with ``flags``; return (process, API root) once healthy."""
     port = free_port()
     process = subprocess.Popen(
         [str(SERVER), "-m", str(MODEL), "--alias", "gemma", "--host", "127.0.0.1",
-         "--port", str(port), "--no-jinja", "--chat-template", "gemma", "-c", "32768",
-         "-np", "8", "-t", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         "--port", str(port), "--no-jinja", "--chat-template", "gemma", "-t", "2", *flags],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
                 if r.status == 200:
-                    break
+                    return process, f"http://127.0.0.1:{port}/v1"
         except OSError:
             time.sleep(0.3)
-    else:
-        process.kill()
-        pytest.fail("llama-server did not become healthy in 60 s")
-    yield f"http://127.0.0.1:{port}/v1"
+    process.kill()
+    pytest.fail("llama-server did not become healthy in 60 s")
+
+
+@pytest.fixture(scope="module")
+def llama():
+    """A running llama-server with 8 parallel slots; yields its API root."""
+    process, url = start_server("-c", "32768", "-np", "8")
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def llama_deterministic():
+    """One slot and no prompt cache: the same request always gets the same answer.
+
+    With several sequences decoded together, or a cached prompt prefix, floating-point
+    sums change order and greedy decoding can flip at near-ties.
+    """
+    process, url = start_server("-c", "8192", "-np", "1", "--no-cache-prompt")
+    yield url
     process.terminate()
     process.wait(timeout=10)
 
@@ -86,7 +103,7 @@ class CountingProxy:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with lock:
                     outer.count += 1
-                request = urllib.request.Request(target.rstrip("/v1") + self.path, data=body,
+                request = urllib.request.Request(target.removesuffix("/v1") + self.path, data=body,
                                                  headers={"Content-Type": "application/json"})
                 try:
                     with urllib.request.urlopen(request, timeout=120) as response:
@@ -172,7 +189,7 @@ def test_fifty_alpaca_pairs_end_to_end_with_kill_and_resume(shared_data, proxy, 
     assert not {k for (k,) in after} & finished  # ... and none was finished before the kill
     # complete output
     profiles = pd.read_csv(out / "profiles.csv")
-    assert {"weighted_alpaca_eval_gpt4_turbo", "gemma"} <= set(profiles["judge"])
+    assert "weighted_alpaca_eval_gpt4_turbo" in set(profiles["judge"])
     annotations = pd.read_parquet(out / "annotations.parquet")
     llm = annotations[annotations["annotator"] == "llm"]
     pairs = set(pd.read_parquet(out / "pairs.parquet")["id"])
@@ -193,6 +210,11 @@ def test_fifty_alpaca_pairs_end_to_end_with_kill_and_resume(shared_data, proxy, 
     assert all(0.0 <= p <= 1.0 for p in judged["p_a"])
     stats = pd.read_csv(out / "judge_stats.csv").set_index("judge").loc["gemma"]
     assert 0.0 <= stats["first_position_rate"] <= 1.0
+    summary = json.loads((out / "summary.json").read_text())
+    # gemma is fitted, or its pairs are accounted for (a judge that always picks the
+    # first-shown response ends in ties, which leave the fit with that reason)
+    gemma = summary["judges"]["gemma"]
+    assert gemma["pairs_used"] + sum(gemma["excluded"].values()) == len(judged)
 
 
 def test_logprobs_and_completions_shapes(llama, tmp_path):
@@ -226,8 +248,9 @@ def test_dry_run_matches_the_live_judge_run(shared_data, proxy, tmp_path, cli):
     assert proxy.count == planned
 
 
-def test_batch_export_run_import_equals_live(shared_data, llama, tmp_path, cli):
-    src = alpaca_subset(shared_data, tmp_path, 6)
+def test_batch_export_run_import_equals_live(shared_data, llama_deterministic, tmp_path, cli):
+    llama = llama_deterministic
+    src = alpaca_subset(shared_data, tmp_path, 3)
     live, batch = tmp_path / "live", tmp_path / "batch"
     for folder in (live, batch):
         assert cli("import", str(src), "--out", str(folder)).code == 0
