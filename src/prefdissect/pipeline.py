@@ -7,7 +7,7 @@ its own, and returns what it made, so the CLI (and notebooks) stay thin.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,7 @@ def fit(study: Study, schema: PropertySchema | None = None,
     study.write_frame("fit_diagnostics.csv", result.diagnostics)
     study.write_frame("fit_quality.csv", result.quality)
     study.replace_exclusions(result.exclusions, "fit")
-    study.write_json("summary.json", summarize(study, result, schema))
+    study.write_json("summary.json", summarize(study, result, schema, config or FitConfig()))
     return result
 
 
@@ -110,7 +110,8 @@ def top_effects(profiles: pd.DataFrame, judge: str, group: str = ALL, k: int = 5
     return raise_, lower
 
 
-def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[str, Any]:
+def summarize(study: Study, result: FitResult, schema: PropertySchema,
+              config: FitConfig) -> dict[str, Any]:
     """Build the summary that `dissect` and `fit` print (also saved as summary.json)."""
     info = study.info()
     recorded = study.exclusions()
@@ -144,4 +145,5 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema) -> dict[s
         "properties_fitted": result.properties,
         "notes": list(info.get("notes", [])) + result.notes,
         "judges": judges,
+        "config": asdict(config),
     }

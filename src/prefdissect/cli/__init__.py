@@ -29,6 +29,7 @@ errors = Console(stderr=True)
 from . import analysis as _analysis  # noqa: E402,F401  (registers commands)
 from . import demo as _demo  # noqa: E402,F401
 from . import llm as _llm  # noqa: E402,F401
+from . import report as _report  # noqa: E402,F401
 from . import stages as _stages  # noqa: E402,F401
 
 

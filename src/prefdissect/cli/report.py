@@ -1,0 +1,93 @@
+"""Report and figure commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from ..errors import UsageError
+from ..explanations import explain as explain_pair
+from ..properties import load_schema
+from ..reference import PAPER_URL, load_reference_profiles
+from ..report import build_report
+from ..similarity import similarity
+from ..study import Study
+from . import app, console
+
+ReferenceOpt = Annotated[str | None, typer.Option(
+    "--reference", "-r", help="Add the paper's 33 judges: a folder, a URL, or 'paper'.")]
+
+
+def _reference(reference: str | None) -> pd.DataFrame | None:
+    if not reference:
+        return None
+    return load_reference_profiles(PAPER_URL if reference == "paper" else reference)
+
+
+@app.command()
+def report(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).")],
+           out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")]
+           = Path("report.html"),
+           reference: ReferenceOpt = None) -> None:
+    """Write one self-contained HTML report (no network needed to open it)."""
+    path = build_report(Study(study), out, _reference(reference))
+    size = path.stat().st_size / 2**20
+    console.print(f"wrote {path} ({size:.1f} MiB); open it in any browser, offline",
+                  highlight=False)
+
+
+@app.command()
+def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).")],
+         figure: Annotated[str, typer.Option("--figure", help="dissection, similarity or "
+                                             "waterfall.")] = "dissection",
+         out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .png, .svg or "
+                                           ".pdf.")] = Path("dissection.png"),
+         judge: Annotated[list[str] | None, typer.Option("--judge", "-j", help="Judge(s) to "
+                                                         "show (default: all).")] = None,
+         group: Annotated[str, typer.Option("--group", "-g", help="Group.")] = "all",
+         pair: Annotated[str | None, typer.Option("--pair", help="Pair id (waterfall).")]
+         = None,
+         reference: ReferenceOpt = None,
+         dpi: Annotated[int, typer.Option("--dpi", help="Resolution of PNG files.")] = 200,
+         ) -> None:
+    """Write a publication figure with matplotlib."""
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"--out {out}: use a .png, .svg or .pdf file name")
+    target = Study(study)
+    profiles = target.profiles()
+    labels = load_schema().labels()
+    from .. import figures
+
+    if figure == "dissection":
+        judges = judge or list(dict.fromkeys(profiles["judge"]))
+        ref = _reference(reference)
+        if ref is not None:
+            profiles = pd.concat([profiles, ref], ignore_index=True)
+        fig = figures.dissection_figure(profiles, judges, group, labels)
+    elif figure == "similarity":
+        ref = _reference(reference)
+        table = profiles if ref is None else pd.concat([profiles, ref], ignore_index=True)
+        fig = figures.similarity_figure(similarity(table, judge or None).ordered())
+    elif figure == "waterfall":
+        if not pair:
+            raise UsageError("the waterfall figure needs --pair PAIR_ID")
+        name = (judge or list(dict.fromkeys(profiles["judge"])))[0]
+        path = target.path("comparisons.parquet")
+        if not path.exists():
+            raise UsageError(f"{study}: no comparisons.parquet; run `prefdissect fit` first")
+        comparisons = pd.read_parquet(path).set_index("pair_id")
+        if pair not in comparisons.index:
+            raise UsageError(f"{study}: no pair with id '{pair}'")
+        profile = profiles[(profiles["judge"] == name) & (profiles["group"] == group)]
+        if profile.empty:
+            raise UsageError(f"no profile for judge '{name}' in group '{group}'")
+        fig = figures.waterfall_figure(explain_pair(pair, comparisons.loc[pair], profile, name,
+                                                    group, labels))
+    else:
+        raise UsageError(f"--figure {figure}: use dissection, similarity or waterfall")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=dpi, bbox_inches="tight")
+    console.print(f"wrote {out}", highlight=False)
