@@ -45,6 +45,7 @@ class FakeLLM:
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self.hang_seconds = 5.0
+        self.reject_response_format = False  # answer 400 to structured-output requests
         self._lock = threading.Lock()
         outer = self
 
@@ -59,7 +60,9 @@ class FakeLLM:
                     outer.requests.append(body)
                     outer.headers.append(dict(self.headers))
                     fault = outer.faults.popleft() if outer.faults else None
-                if fault == "429":
+                if outer.reject_response_format and "response_format" in body:
+                    self._send(400, {"error": {"message": "response_format is not supported"}})
+                elif fault == "429":
                     self._send(429, {"error": {"message": "slow down"}},
                                {"Retry-After": "0.05"})
                 elif fault == "500":

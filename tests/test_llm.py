@@ -298,3 +298,30 @@ def test_api_key_never_reaches_logs_outputs_or_errors(cli, tmp_path, monkeypatch
     assert KEY not in repr(LLMClient("http://x/v1", tmp_path / "l.sqlite", api_key=KEY))
     failures = pd.read_csv(study / "exclusions.csv").query("judge == 'down'")
     assert len(failures) == 3 and failures["detail"].str.contains("connection").all()
+
+
+def test_server_without_structured_output_falls_back_to_plain_text(tmp_path):
+    from prefdissect.annotators.llm import _pair_schema, _rating
+    from prefdissect.importers import run_import
+    from prefdissect.pairs import pairs_to_frame
+    from prefdissect.prompts import load
+
+    pairs = pairs_to_frame(run_import(make_study(tmp_path, n=3), "pairs").pairs)
+    free = _pair_schema(list(load("annotate")[0]["free_properties"]), _rating())
+
+    def prose(path, body):  # JSON inside prose and a code fence, as chat models write it
+        reply = schema_reply(path, {**body, "response_format": {
+            "type": "json_schema", "json_schema": {"schema": free}}})
+        message = reply["choices"][0]["message"]
+        message["content"] = "Here are my ratings:\n```json\n" + message["content"] + "\n```"
+        return reply
+
+    with FakeLLM(prose) as server:
+        server.reject_response_format = True
+        client = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.01)
+        annotator = LLMAnnotator(client, "fake", steps=("free",))
+        frame = annotator.annotate(pairs, load_schema())
+        refused = sum("response_format" in r for r in server.requests)
+    assert refused == 3  # one refused request per pair, not retried
+    assert (frame["status"] == "ok").all() and len(frame) == 3 * 17
+    assert annotator.structured is False and "rejected structured output" in annotator.notes_[0]

@@ -38,6 +38,11 @@ def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema 
     frame = worker.annotate(study.pairs(), schema, progress=progress)
     if getattr(worker, "query_info_", None) is not None:
         study.save_query_info(worker.query_info_)
+    notes = getattr(worker, "notes_", None)
+    if notes:
+        info = study.info()
+        info["notes"] = list(dict.fromkeys([*info.get("notes", []), *notes]))
+        study.write_json("study.json", info)
     consistency = getattr(worker, "consistency_", None)
     if consistency is not None and len(consistency):
         study.write_frame("annotation_consistency.csv", consistency)

@@ -122,6 +122,15 @@ def _content(exchange: Exchange | None) -> str | None:
     return message.get("content") if "message" in choice else choice.get("text")
 
 
+def _rejects_schema(exchange: Exchange | None) -> bool:
+    """Whether a request failed because the server refuses ``response_format``."""
+    if exchange is None or exchange.status == "ok" or not exchange.error:
+        return False
+    text = exchange.error.lower()
+    return text.startswith(("http 400", "http 422", "http 500")) and any(
+        word in text for word in ("response_format", "json_schema", "schema", "grammar"))
+
+
 def _finish_reason(exchange: Exchange) -> str | None:
     return ((exchange.response or {}).get("choices") or [{}])[0].get("finish_reason")
 
@@ -160,6 +169,7 @@ class LLMAnnotator:
                  max_tokens: dict[str, int] | None = None):
         self.client = client
         self.max_tokens = {**MAX_TOKENS, **(max_tokens or {})}
+        self.notes_: list[str] = []
         self.model = model
         self.reference_model = reference_model or model
         self.structured = structured
@@ -245,6 +255,18 @@ class LLMAnnotator:
                 repair: bool = True) -> None:
         """Get answers for ``jobs`` and parse them, with one repair round for failures."""
         outcomes = fetch([j.request for j in jobs])
+        refused = [j for j in jobs if _rejects_schema(outcomes.get(j.request.key))]
+        if refused and self.structured and len(refused) == sum(
+                1 for j in jobs if "response_format" in j.request.body):
+            # The server does not do structured output: ask again without it, and parse
+            # tolerantly from now on.
+            self.structured = False
+            self.notes_.append("the server rejected structured output (response_format); "
+                               "answers were parsed from plain text instead")
+            for job in jobs:
+                body = {k: v for k, v in job.request.body.items() if k != "response_format"}
+                job.request = Request(job.request.endpoint, body)
+            outcomes = fetch([j.request for j in jobs])
         retry = []
         for job in jobs:
             exchange = outcomes.get(job.request.key)
