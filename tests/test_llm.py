@@ -301,13 +301,13 @@ def test_api_key_never_reaches_logs_outputs_or_errors(cli, tmp_path, monkeypatch
 
 
 def test_server_without_structured_output_falls_back_to_plain_text(tmp_path):
-    from prefdissect.annotators.llm import _pair_schema, _rating
+    from prefdissect.annotators.llm_schemas import pair_schema, rating
     from prefdissect.importers import run_import
     from prefdissect.pairs import pairs_to_frame
     from prefdissect.prompts import load
 
     pairs = pairs_to_frame(run_import(make_study(tmp_path, n=3), "pairs").pairs)
-    free = _pair_schema(list(load("annotate")[0]["free_properties"]), _rating())
+    free = pair_schema(list(load("annotate")[0]["free_properties"]), rating())
 
     def prose(path, body):  # JSON inside prose and a code fence, as chat models write it
         reply = schema_reply(path, {**body, "response_format": {

@@ -40,19 +40,19 @@ from ..llm.client import LLMClient, Plan, Request
 from ..llm.parsing import ParseError, parse_json, repair_messages, strict_format
 from ..pairs import Pair, frame_to_pairs
 from ..properties import PropertySchema
-from ..reference import SCENARIOS
 from ..registry import register
+from .llm_schemas import (
+    ERROR_PROPS,
+    ERRORS_SCHEMA,
+    MISTAKE_LEVELS,
+    QUERY_SCHEMA,
+    STANCE_LEVELS,
+    TRAIT_OF,
+    pair_schema,
+    rating,
+)
 
 STEPS = ("query", "free", "aware", "specific", "errors")
-TRAIT_OF = {"clarifies_intent": "intent_unclear", "empathetic": "expresses_feelings",
-            "satisfies_constraints": "explicit_constraints",
-            "supports_stances": "explicit_stances", "corrects_mistakes": "contains_mistakes"}
-STANCE_LEVELS = {"strongly supports": 2, "weakly supports": 1, "neutral": 0,
-                 "weakly opposes": -1, "strongly opposes": -2}
-MISTAKE_LEVELS = {"pointed out and corrected": 3, "corrected without pointing out": 2,
-                  "pointed out without correcting": 1, "neither": 0}
-ERROR_PROPS = {"minor": "no_minor_errors", "moderate": "no_moderate_errors",
-               "severe": "no_severe_errors"}
 MAX_TOKENS = {"query": 400, "free": 700, "aware": 200, "specific": 400, "errors": 700,
               "reference": 600}
 QUERY_INFO_COLUMNS = ("pair_id", "intent_unclear", "expresses_feelings",
@@ -60,43 +60,6 @@ QUERY_INFO_COLUMNS = ("pair_id", "intent_unclear", "expresses_feelings",
                       "scenario", "details", "reference", "status", "reason", "model",
                       "prompt_version")
 """Columns of the query-information table (one row per pair)."""
-
-
-def _rating(low: int = 0, high: int = 3) -> dict[str, Any]:
-    return {"type": "integer", "minimum": low, "maximum": high}
-
-
-def _pair_schema(keys: list[str], value: dict[str, Any]) -> dict[str, Any]:
-    """Return the schema of ``{key: [value for A, value for B]}`` (compact, fewer tokens)."""
-    item = {"type": "array", "items": value, "minItems": 2, "maxItems": 2}
-    return {"type": "object", "properties": {k: item for k in keys}, "required": list(keys),
-            "additionalProperties": False}
-
-
-QUERY_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "intent_clear": {"type": "boolean"},
-        "expresses_feelings": {"type": "boolean"},
-        "explicit_constraints": {"type": "array", "items": {"type": "string"}, "maxItems": 8},
-        "explicit_stances": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
-        "mistakes_or_biases": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
-        "scenario": {"type": "string", "enum": list(SCENARIOS)},
-    },
-    "required": ["intent_clear", "expresses_feelings", "explicit_constraints",
-                 "explicit_stances", "mistakes_or_biases", "scenario"],
-    "additionalProperties": False,
-}
-_ERROR_LIST = {"type": "array", "maxItems": 10, "items": {
-    "type": "object", "properties": {"error": {"type": "string"},
-                                     "severity": {"type": "string",
-                                                  "enum": list(ERROR_PROPS)}},
-    "required": ["error", "severity"], "additionalProperties": False}}
-ERRORS_SCHEMA = {"type": "object", "properties": {"applicable": {"type": "boolean"},
-                                                  "errors_a": _ERROR_LIST,
-                                                  "errors_b": _ERROR_LIST},
-                 "required": ["applicable", "errors_a", "errors_b"],
-                 "additionalProperties": False}
 
 
 @dataclass
@@ -206,7 +169,7 @@ class LLMAnnotator:
     def _rating_job(self, step: str, pair: Pair, wanted: list[str], swapped: bool) -> _Job:
         questions = self.prompts[f"{step}_properties"]
         lines = "\n".join(f"- {questions[p]}" for p in wanted)
-        schema = _pair_schema(wanted, _rating())
+        schema = pair_schema(wanted, rating())
         user = prompts.render(self.prompts[step], properties=lines, **self._sides(pair, swapped))
         return _Job(step, pair, self._chat(step, user, schema), schema, swapped)
 
@@ -215,13 +178,13 @@ class LLMAnnotator:
         keys, values, lines = [], {}, []
         if "clarifies_intent" in wanted and not info["intent_clear"]:
             keys.append("clarifies_intent")
-            values["clarifies_intent"] = _rating()
+            values["clarifies_intent"] = rating()
             lines.append(f"- clarifies_intent: {texts['clarifies_intent']}")
         if "empathetic" in wanted and info["expresses_feelings"]:
             keys.append("empathetic")
-            values["empathetic"] = _rating()
+            values["empathetic"] = rating()
             lines.append(f"- empathetic: {texts['empathetic']}")
-        lists = (("satisfies_constraints", "explicit_constraints", "constraint", _rating()),
+        lists = (("satisfies_constraints", "explicit_constraints", "constraint", rating()),
                  ("supports_stances", "explicit_stances", "stance",
                   {"type": "string", "enum": list(STANCE_LEVELS)}),
                  ("corrects_mistakes", "mistakes_or_biases", "mistake",
@@ -237,7 +200,7 @@ class LLMAnnotator:
         if not keys:
             return None
         schema = {"type": "object", "required": keys, "additionalProperties": False,
-                  "properties": {k: _pair_schema([k], values[k])["properties"][k]
+                  "properties": {k: pair_schema([k], values[k])["properties"][k]
                                  for k in keys}}
         user = prompts.render(self.prompts["specific"], items="\n".join(lines),
                               **self._sides(pair, False))
