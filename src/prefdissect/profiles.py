@@ -86,7 +86,7 @@ class FitResult:
     exclusions: list[Exclusion]
     """Per judge, the pairs left out and why."""
     used: dict[str, int]
-    """Per judge, the number of pairs fitted in group 'all'."""
+    """Per judge, the usable pairs in group 'all' (fitted when at least min_pairs)."""
     properties: list[str]
     """The properties fitted (columns of the design matrix)."""
     notes: list[str] = field(default_factory=list)
@@ -232,6 +232,7 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
 
     problems: list[Problem] = []
     tasks: list[_Task] = []
+    used: dict[str, int] = {}
     skipped = 0
     for group, mask in groups.items():
         rows = np.flatnonzero(mask & usable.any(axis=0))
@@ -245,6 +246,8 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
         for j, judge in enumerate(judges):
             weight = usable[j, rows].astype(float)
             n = int(weight.sum())
+            if group == ALL:
+                used[judge] = n
             if n < config.min_pairs:
                 skipped += group != ALL and n > 0
                 if group == ALL:
@@ -270,15 +273,13 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
     if not tasks:
         raise FitError("no (judge, group) has enough usable pairs to fit; see the exclusions")
     posteriors = fit_problems(problems, config.engine, config.prior_scale, config.interval)
-    return _assemble(tasks, posteriors, problems, properties, config, exclusions, notes,
-                     judges, k)
+    return _assemble(tasks, posteriors, problems, properties, config, exclusions, notes, used, k)
 
 
 def _assemble(tasks: list[_Task], posteriors: list[Posterior], problems: list[Problem],
               properties: list[str], config: FitConfig, exclusions: list[Exclusion],
-              notes: list[str], judges: list[str], k: int) -> FitResult:
+              notes: list[str], used: dict[str, int], k: int) -> FitResult:
     profile_rows, diag_rows, quality_rows = [], [], []
-    used = {}
     for task in tasks:
         full = posteriors[task.full]
         fold_posts = [posteriors[f[0]] for f in task.folds]
@@ -294,12 +295,8 @@ def _assemble(tasks: list[_Task], posteriors: list[Posterior], problems: list[Pr
                           max(p.diagnostics.get("iterations", 0) for p in everything),
                           max(p.diagnostics.get("max_change", 0.0) for p in everything),
                           "; ".join(warnings) or None))
-        if task.group == ALL:
-            used[task.judge] = task.n
         if k:
             quality_rows.append(_quality(task, posteriors, problems, k))
-    for judge in judges:
-        used.setdefault(judge, 0)
     return FitResult(
         profiles=pd.DataFrame(profile_rows, columns=list(PROFILE_COLUMNS)),
         diagnostics=pd.DataFrame(diag_rows, columns=list(DIAGNOSTIC_COLUMNS)),

@@ -38,7 +38,7 @@ def print_summary(console: Console, summary: dict[str, Any], out: str | None = N
         console.rule(f"[bold]{judge}[/]")
         excluded = info["excluded"]
         text = ", ".join(f"{n} {reason}" for reason, n in excluded.items()) or "none"
-        console.print(f"{info['pairs_used']} pairs fitted (group 'all'); left out: {text}",
+        console.print(f"{info['pairs_used']} usable pairs (group 'all'); left out: {text}",
                       highlight=False)
         if info.get("judge_failed"):
             console.print(f"the judge gave no usable answer on {info['judge_failed']} pairs "
