@@ -325,3 +325,18 @@ def test_server_without_structured_output_falls_back_to_plain_text(tmp_path):
     assert refused == 3  # one refused request per pair, not retried
     assert (frame["status"] == "ok").all() and len(frame) == 3 * 17
     assert annotator.structured is False and "rejected structured output" in annotator.notes_[0]
+
+
+def test_rerunning_a_judge_replaces_its_old_verdicts(cli, tmp_path):
+    src = make_study(tmp_path, n=3)
+    study = tmp_path / "study"
+    cli("import", str(src), "--out", str(study))
+    with FakeLLM() as server:
+        assert cli("judge", str(study), "--model", "m1", "--base-url", server.url,
+                   "--name", "j").code == 0
+    assert (pd.read_parquet(study / "judgments.parquet")["judge"] == "j").sum() == 3
+    down = cli("judge", str(study), "--model", "m2", "--base-url", "http://127.0.0.1:9/v1",
+               "--name", "j", "--max-attempts", "1")
+    assert down.code == 0
+    assert (pd.read_parquet(study / "judgments.parquet")["judge"] == "j").sum() == 0
+    assert (pd.read_csv(study / "exclusions.csv")["judge"] == "j").sum() == 3

@@ -10,6 +10,7 @@ whether its verdicts or ratings are right.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -218,7 +219,7 @@ def test_fifty_alpaca_pairs_end_to_end_with_kill_and_resume(shared_data, proxy, 
 
 
 def test_logprobs_and_completions_shapes(llama, tmp_path):
-    from prefdissect.judges.llm import read_logprobs
+    from prefdissect.judges.llm import _top_logprobs, read_logprobs
     from prefdissect.llm.client import LLMClient, Request
 
     client = LLMClient(llama, tmp_path / "log.sqlite")
@@ -230,6 +231,8 @@ def test_logprobs_and_completions_shapes(llama, tmp_path):
     outcomes = client.run([chat, completion])
     for request in (chat, completion):
         choice = outcomes[request.key].response["choices"][0]
+        top = _top_logprobs(choice)  # present, in either shape, and finite
+        assert top and all(math.isfinite(lp) and lp <= 0 for _, lp in top)
         result = read_logprobs(choice)
         assert result.p_first is None or 0.0 <= result.p_first <= 1.0
         assert result.p_first is not None or "neither A nor B" in result.detail

@@ -6,7 +6,6 @@ fit that leaves out a tie, records an :class:`Exclusion`, and summaries count th
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -48,7 +47,3 @@ def exclusions_to_frame(items: Iterable[Exclusion]) -> pd.DataFrame:
     """Turn exclusion records into a table."""
     return pd.DataFrame([asdict(x) for x in items], columns=list(EXCLUSION_COLUMNS))
 
-
-def count_reasons(items: Iterable[Exclusion]) -> dict[str, int]:
-    """Count exclusions by reason, most frequent first."""
-    return dict(Counter(x.reason for x in items).most_common())

@@ -115,10 +115,3 @@ def metadata_column(pairs: pd.DataFrame, key: str) -> pd.Series:
 
     return pairs["metadata"].map(pick)
 
-
-def metadata_keys(pairs: pd.DataFrame) -> list[str]:
-    """Return the metadata keys present in a pair table, sorted."""
-    keys: set[str] = set()
-    for text in pairs["metadata"].dropna().unique():
-        keys.update(json.loads(text))
-    return sorted(keys)

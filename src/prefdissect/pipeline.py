@@ -52,7 +52,7 @@ def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema 
 def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
     """Run a judge on the study's pairs; merge its judgments, failures and statistics."""
     run = worker.judge(study.pairs(), progress=progress)
-    study.save_judgments(judgments_to_frame(run.judgments))
+    study.save_judgments(judgments_to_frame(run.judgments), [worker.name])
     study.replace_exclusions(run.exclusions, "judge", judge=worker.name)
     stats = stats_frame({worker.name: run})
     path = study.path("judge_stats.csv")

@@ -126,11 +126,10 @@ class Study:
         self.write_frame("query_info.parquet", frame)
         return frame
 
-    def save_judgments(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Merge new judgments in, replacing earlier ones of the same judges."""
+    def save_judgments(self, frame: pd.DataFrame, judges: list[str]) -> pd.DataFrame:
+        """Replace every earlier judgment of ``judges`` with ``frame`` (which may be empty)."""
         old = self.judgments()
-        frame = pd.concat([old[~old["judge"].isin(set(frame["judge"]))], frame],
-                          ignore_index=True)
+        frame = pd.concat([old[~old["judge"].isin(set(judges))], frame], ignore_index=True)
         self.write_frame("judgments.parquet", frame)
         return frame
 
