@@ -15,13 +15,20 @@ Layout::
     summary.json          the counts and top properties shown after a fit
 
 Writes go to a temporary file first and are renamed into place, so a crash
-never leaves a half-written stage file.
+never leaves a half-written stage file. One process writes to a study at a time:
+commands that write hold :meth:`Study.lock` (an advisory lock on
+``.prefdissect.lock``), and a second writer is refused with the first one's PID.
+Readers (report, explain, compare) need no lock, since every file is replaced
+atomically.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -37,11 +44,17 @@ from .importers import ImportResult
 from .judgments import judgments_to_frame
 from .pairs import pairs_to_frame
 
+LOCK_NAME = ".prefdissect.lock"
+
 
 def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    # A name unique to this process, so that two writers never share a temp file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @dataclass
@@ -56,6 +69,39 @@ class Study:
     def path(self, name: str) -> Path:
         """Return the path of one of the study's files."""
         return self.root / name
+
+    @contextmanager
+    def lock(self, command: str) -> Iterator[Study]:
+        """Hold the study's writer lock while a command runs; refuse a second writer.
+
+        The lock is an advisory ``flock`` on ``.prefdissect.lock`` in the study
+        folder (created if needed), so the operating system releases it when the
+        process ends, even on ``kill -9``.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path(LOCK_NAME), "a+", encoding="utf-8")  # noqa: SIM115
+        except (FileExistsError, NotADirectoryError):
+            raise UsageError(f"{self.root} is a file, not a study folder; give a folder "
+                             "path") from None
+        except PermissionError:
+            raise UsageError(f"{self.root}: permission denied; choose a folder you can "
+                             "write to") from None
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise UsageError(f"{self.root} is in use by {holder}; wait for it to finish "
+                                 "or use another folder") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"PID {os.getpid()} (prefdissect {command})")
+            handle.flush()
+            yield self
+        finally:
+            handle.close()
 
     def _require(self, name: str, how: str) -> Path:
         path = self.path(name)

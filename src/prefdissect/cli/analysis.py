@@ -6,21 +6,16 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.table import Table
 
-from ..errors import UsageError
-from ..explanations import explain as explain_pair
-from ..judgments import judge_names
-from ..properties import load_schema
-from ..reference import PAPER_URL, load_reference_profiles
-from ..similarity import METHODS, nearest, similarity
-from ..study import Study
-from . import app, console
+from . import console, literal
 
 
-def _study_profiles(folders: list[Path], taken: set[str]) -> tuple[pd.DataFrame, list[str]]:
+def _study_profiles(folders: list[Path], taken: set[str]):
+    import pandas as pd
+
+    from ..study import Study
+
     frames, names = [], []
     for folder in folders:
         profiles = Study(folder).profiles()
@@ -34,7 +29,6 @@ def _study_profiles(folders: list[Path], taken: set[str]) -> tuple[pd.DataFrame,
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), names
 
 
-@app.command()
 def compare(
     extra: Annotated[list[str] | None, typer.Argument(
         help="More judge names (so that `--judges a b c` works).", show_default=False)] = None,
@@ -47,7 +41,7 @@ def compare(
         "repository.")] = None,
     judges: Annotated[list[str] | None, typer.Option(
         "--judges", "-j", help="Judges to compare (default: every judge given).")] = None,
-    method: Annotated[str, typer.Option("--method", help=f"One of {', '.join(METHODS)}.")]
+    method: Annotated[str, typer.Option("--method", help="pearson (the paper's) or spearman.")]
     = "pearson",
     groups: Annotated[list[str] | None, typer.Option(
         "--group", "-g", help="Groups to average over (default: the paper's scenarios, "
@@ -59,6 +53,13 @@ def compare(
                                      "to list for each study judge.")] = 5,
 ) -> None:
     """Compare judges by the similarity of their profiles (the paper's measure)."""
+    import pandas as pd
+    from rich.table import Table
+
+    from ..errors import UsageError
+    from ..reference import PAPER_URL, load_reference_profiles
+    from ..similarity import nearest, similarity
+
     frames, taken = [], set()
     reference_names: list[str] = []
     if reference:
@@ -75,16 +76,17 @@ def compare(
     chosen = [*(judges or []), *(extra or [])] or None
     sim = similarity(profiles, chosen, groups or None, method, draws=draws).ordered()
     if len(sim.matrix) <= 12:
-        table = Table("", *sim.matrix.columns, box=None, title=f"{method} similarity, "
-                      f"averaged over {len(sim.groups)} groups", title_justify="left")
+        table = Table("", *map(literal, sim.matrix.columns), box=None,
+                      title=f"{method} similarity, averaged over {len(sim.groups)} groups",
+                      title_justify="left")
         for name, row in sim.matrix.iterrows():
-            table.add_row(name, *(f"{v:.3f}" for v in row))
+            table.add_row(literal(name), *(f"{v:.3f}" for v in row))
         console.print(table)
     else:
         console.print(f"{method} similarity of {len(sim.matrix)} judges, averaged over "
                       f"{len(sim.groups)} groups (too wide to print; see --out)",
                       highlight=False)
-    console.print(f"[dim]groups: {', '.join(sim.groups)}; intervals: {sim.interval}[/]",
+    console.print(f"[dim]groups: {literal(', '.join(sim.groups))}; intervals: {sim.interval}[/]",
                   highlight=False)
     if out:
         out.mkdir(parents=True, exist_ok=True)
@@ -97,10 +99,10 @@ def compare(
         if name in sim.matrix.index and among:
             near = nearest(sim, name, among, top)
             view = Table("reference judge", "similarity", "interval", box=None,
-                         title=f"nearest of the paper's judges to {name}",
+                         title=f"nearest of the paper's judges to {literal(name)}",
                          title_justify="left")
             for row in near.itertuples():
-                view.add_row(row.judge, f"{row.similarity:.3f}",
+                view.add_row(literal(row.judge), f"{row.similarity:.3f}",
                              f"[{row.lower:.3f}, {row.upper:.3f}]")
             console.print(view)
 
@@ -111,7 +113,6 @@ def _bar(value: float, scale: float, width: int = 24) -> str:
         ("[red]" + "\u2588" * cells + "[/]")
 
 
-@app.command()
 def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).")],
             pair_id: Annotated[str, typer.Argument(help="The pair's id.")],
             judge: Annotated[list[str] | None, typer.Option(
@@ -121,6 +122,15 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of "
                                                   "tables.")] = False) -> None:
     """Explain one pair: each property's Shapley value toward the judge's choice."""
+    import pandas as pd
+    from rich.table import Table
+
+    from ..errors import UsageError
+    from ..explanations import explain as explain_pair
+    from ..judgments import judge_names
+    from ..properties import load_schema
+    from ..study import Study
+
     target = Study(study)
     pairs = target.pairs().set_index("id")
     if pair_id not in pairs.index:
@@ -149,19 +159,20 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
             "properties": r.table.to_dict(orient="records")} for r, actual in results]))
         return
     pair = pairs.loc[pair_id]
-    console.print(f"[bold]query:[/] {str(pair['query'])[:400]}", highlight=False)
-    console.print(f"[bold]A:[/] {str(pair['response_a'])[:300]}", highlight=False)
-    console.print(f"[bold]B:[/] {str(pair['response_b'])[:300]}", highlight=False)
+    console.print(f"[bold]query:[/] {literal(str(pair['query'])[:400])}", highlight=False)
+    console.print(f"[bold]A:[/] {literal(str(pair['response_a'])[:300])}", highlight=False)
+    console.print(f"[bold]B:[/] {literal(str(pair['response_b'])[:300])}", highlight=False)
     for result, actual in results:
-        console.rule(f"{result.judge} ({result.group})")
+        console.rule(literal(f"{result.judge} ({result.group})"))
         console.print(f"predicted P(A preferred) = {100 * result.p_a:.1f}% "
-                      f"(baseline 50%); the judge chose: {actual or 'no label'}"
+                      f"(baseline 50%); the judge chose: {literal(actual or 'no label')}"
                       + ("" if result.exact else " [dim](Shapley values estimated)[/]"),
                       highlight=False)
         rows = result.table[result.table["comparison"] != 0]
         scale = float(rows["shapley"].abs().max()) if len(rows) else 0.0
         view = Table("property", "better", "weight", "Shapley (pp)", "", box=None)
         for row in rows.itertuples():
-            view.add_row(row.label, "A" if row.comparison > 0 else "B", f"{row.weight:+.3f}",
-                         f"{100 * row.shapley:+.2f}", _bar(row.shapley, scale))
+            view.add_row(literal(row.label), "A" if row.comparison > 0 else "B",
+                         f"{row.weight:+.3f}", f"{100 * row.shapley:+.2f}",
+                         _bar(row.shapley, scale))
         console.print(view)

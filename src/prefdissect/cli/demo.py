@@ -6,32 +6,33 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
-from rich.table import Table
 
-from .. import demo as sim
-from .. import pipeline
-from ..profiles import FitConfig
-from ..study import Study
-from . import app, console
-from .render import print_summary
+from . import console
 
 
-@app.command()
 def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Study folder to write.")]
          = Path("prefdissect-demo"),
          pairs: Annotated[int, typer.Option("--pairs", "-n", help="Simulated pairs.")] = 4000,
          seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0) -> None:
     """Simulate judged pairs with known weights, dissect them, and compare with the truth."""
+    import numpy as np
+    from rich.table import Table
+
+    from .. import demo as sim
+    from .. import pipeline
+    from ..profiles import FitConfig
+    from ..study import Study
+    from .render import print_summary
+
     data = sim.simulate(pairs, seed=seed)
     source = sim.write_pairs(data, out / "demo_pairs.jsonl")
     console.print(f"simulated {pairs} pairs and a judge with known weights -> {source}",
                   highlight=False)
-    study = Study(out)
-    pipeline.import_pairs(source, "pairs", study)
-    pipeline.annotate(study, "heuristic")
-    result = pipeline.fit(study, config=FitConfig())
+    with Study(out).lock("demo") as study:
+        pipeline.import_pairs(source, "pairs", study)
+        pipeline.annotate(study, "heuristic")
+        result = pipeline.fit(study, config=FitConfig())
     print_summary(console, json.loads(study.path("summary.json").read_text()), str(out))
     table = sim.recovery(result.profiles, data.weights)
     view = Table("property", "true weight", "recovered", "95% interval", "covered",

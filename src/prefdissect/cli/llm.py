@@ -5,53 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from .. import pipeline
-from ..errors import UsageError
-from ..llm.batch import export_batch, import_results, run_batch_file
-from ..llm.cache import ExchangeLog
-from ..llm.client import LLMClient, Plan, Prices
-from ..registry import get as registry_get
-from ..study import Study
-from . import app, console
+from . import console, literal
+from .options import (
+    AttemptsOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    DryOpt,
+    ExportOpt,
+    KeyOpt,
+    ModelOpt,
+    PricesOpt,
+    TimeoutOpt,
+)
 
 batch_app = typer.Typer(help="Provider batch files: export requests, run them on a server, "
                         "import the results into a study's LLM log.", no_args_is_help=True)
-app.add_typer(batch_app, name="batch")
 
 LOG_NAME = "llm_log.sqlite"
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name on the "
-                                              "server.")]
-BaseUrlOpt = Annotated[str | None, typer.Option(
-    "--base-url", help="OpenAI-compatible API root, e.g. http://127.0.0.1:8080/v1 "
-    "(default: $OPENAI_BASE_URL).", envvar="OPENAI_BASE_URL", show_envvar=False)]
-KeyOpt = Annotated[str | None, typer.Option(
-    "--api-key", help="API key (default: $PREFDISSECT_API_KEY or $OPENAI_API_KEY); never "
-    "stored.", show_default=False)]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request attempt.")]
-AttemptsOpt = Annotated[int, typer.Option("--max-attempts", help="Attempts per request "
-                                          "before it is recorded as failed.")]
-PricesOpt = Annotated[Path | None, typer.Option(
-    "--prices", help="YAML of model: {prompt: $, completion: $} per million tokens.")]
-DryOpt = Annotated[bool, typer.Option("--dry-run", help="Count requests, tokens and cost; "
-                                      "send nothing.")]
-ExportOpt = Annotated[Path | None, typer.Option(
-    "--batch-export", help="Write the requests as an OpenAI batch JSONL file instead of "
-    "sending them.")]
-MaxTokensOpt = Annotated[list[str] | None, typer.Option(
-    "--max-tokens", help="LLM: cap a step's answer, STEP=N (repeatable; steps: query, free, "
-    "aware, specific, errors, reference).")]
 
 
-def llm_annotator_options(client: LLMClient, model: str | None, reference_model: str | None,
+def llm_annotator_options(client, model: str | None, reference_model: str | None,
                           steps: str, structured: bool, swap_check: bool,
                           prompts: Path | None, max_tokens: list[str] | None) -> dict:
     """Check the LLM annotator's options and return its keyword arguments."""
     from ..annotators.llm import MAX_TOKENS, STEPS
+    from ..errors import UsageError
 
     if not model:
         raise UsageError("the llm annotator needs --model (and --base-url)")
@@ -71,8 +51,11 @@ def llm_annotator_options(client: LLMClient, model: str | None, reference_model:
                 prompt_file=str(prompts) if prompts else None, max_tokens=caps)
 
 
-def run_llm_annotation(study: Study, options: dict, schema) -> None:
+def run_llm_annotation(study, options: dict, schema) -> None:
     """Run the LLM annotator on a study with a progress display, and report."""
+    import pandas as pd
+
+    from .. import pipeline
     model = options["model"]
     with request_progress(f"annotating with {model}") as bar:
         task = bar.add_task("annotate", total=None)
@@ -80,31 +63,36 @@ def run_llm_annotation(study: Study, options: dict, schema) -> None:
                                   progress=lambda n: bar.advance(task, n), **options)
     mine = frame[frame["annotator"] == "llm"]
     failed = int((mine["status"] == "failed").sum())
-    console.print(f"annotated {len(study.pairs())} pairs with {model}: {len(mine)} values, "
-                  f"{failed} failed (kept with their reasons)", highlight=False)
+    console.print(f"annotated {len(study.pairs())} pairs with {literal(model)}: {len(mine)} "
+                  f"values, {failed} failed (kept with their reasons)", highlight=False)
     consistency = study.path("annotation_consistency.csv")
     if options.get("swap_check") and consistency.exists():
         flips = pd.read_csv(consistency).sort_values("flip_rate", ascending=False)
         console.print("flip rate under A/B swap: " + ", ".join(
-            f"{r.property} {100 * r.flip_rate:.0f}%" for r in flips.itertuples()),
+            f"{literal(r.property)} {100 * r.flip_rate:.0f}%" for r in flips.itertuples()),
             highlight=False)
 
 
-def run_llm_judge(study: Study, worker) -> None:
+def run_llm_judge(study, worker) -> None:
     """Run an LLM judge on a study with a progress display, and report."""
+    from .. import pipeline
+
     with request_progress(f"judging with {worker.model}") as bar:
         task = bar.add_task("judge", total=None)
         run = pipeline.judge(study, worker, progress=lambda n: bar.advance(task, n))
     stats = run.stats(worker.name)
-    console.print(f"{worker.name}: judged {stats['judged']} of {stats['pairs']} pairs "
+    console.print(f"{literal(worker.name)}: judged {stats['judged']} of {stats['pairs']} pairs "
                   f"({stats['failed']} failed, see exclusions.csv); position consistency "
                   f"{100 * stats['position_consistency']:.1f}%, first position chosen "
                   f"{100 * stats['first_position_rate']:.1f}% of the time", highlight=False)
 
 
 def make_client(study: Path, base_url: str | None, api_key: str | None, concurrency: int,
-                timeout: float, max_attempts: int, prices: Path | None) -> LLMClient:
+                timeout: float, max_attempts: int, prices: Path | None):
     """Build the client for a study (its exchange log lives in the study folder)."""
+    from ..errors import UsageError
+    from ..llm.client import LLMClient, Prices
+
     if not base_url:
         raise UsageError("give --base-url (or set OPENAI_BASE_URL), e.g. "
                          "--base-url http://127.0.0.1:8080/v1")
@@ -113,7 +101,7 @@ def make_client(study: Path, base_url: str | None, api_key: str | None, concurre
                      timeout=timeout, max_attempts=max_attempts, prices=Prices.load(prices))
 
 
-def print_plan(plan: Plan, waiting: int = 0) -> None:
+def print_plan(plan, waiting: int = 0) -> None:
     """Show a dry run's numbers."""
     cost = "unknown (no --prices for this model)" if plan.cost is None else f"${plan.cost:.4f}"
     console.print(f"dry run: {plan.requests} requests to send ({plan.cached} already in the "
@@ -128,12 +116,14 @@ def print_plan(plan: Plan, waiting: int = 0) -> None:
 
 def request_progress(label: str):
     """Return a progress display that counts finished requests (no total known)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    label = literal(label)
     bar = Progress(SpinnerColumn(), TextColumn(f"{label}: {{task.completed}} requests done"),
                    TimeElapsedColumn(), console=console, transient=True)
     return bar
 
 
-@app.command()
 def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `import`).")],
           model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
           name: Annotated[str | None, typer.Option("--name", help="Judge name in the study "
@@ -152,12 +142,26 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
           max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
           batch_export: ExportOpt = None) -> None:
     """Judge every pair with an LLM, in both orders; adds its judgments to the study."""
+    from ..study import Study
+
+    with Study(study).lock("judge") as target:
+        _judge(target, model, base_url, api_key, name, mode, endpoint, prompt, local_model,
+               concurrency, timeout, max_attempts, prices, dry_run, batch_export)
+
+
+def _judge(target, model, base_url, api_key, name, mode, endpoint, prompt, local_model,
+           concurrency, timeout, max_attempts, prices, dry_run, batch_export) -> None:
+    from ..errors import UsageError
+    from ..llm.batch import export_batch
+    from ..registry import get as registry_get
+
+    study = target.root
     if local_model is not None:
         if dry_run or batch_export:
             raise UsageError("--dry-run and --batch-export apply to server judges only")
         worker = registry_get("judge", "local").factory(
             str(local_model), name=name, prompt_file=str(prompt) if prompt else None)
-        run_llm_judge(Study(study), worker)
+        run_llm_judge(target, worker)
         return
     if not model:
         raise UsageError("give --model, the model name on the server (or --local-model)")
@@ -167,7 +171,6 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
     worker = registry_get("judge", "llm").factory(
         client, model, name=name, mode=mode, endpoint=endpoint,
         prompt_file=str(prompt) if prompt else None)
-    target = Study(study)
     pairs = target.pairs()
     if dry_run:
         print_plan(worker.plan(pairs))
@@ -193,6 +196,9 @@ def batch_run(requests: Annotated[Path, typer.Argument(help="Batch JSONL file.")
               concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
               max_attempts: AttemptsOpt = 5) -> None:
     """Run a batch file against an OpenAI-compatible server (like vLLM's batch runner)."""
+    from ..errors import UsageError
+    from ..llm.batch import run_batch_file
+    from ..llm.client import LLMClient
     if not base_url:
         raise UsageError("give --base-url of the server to run the batch on")
     client = LLMClient(base_url, log, api_key=api_key, concurrency=concurrency,
@@ -208,8 +214,13 @@ def batch_import(study: Annotated[Path, typer.Argument(help="Study folder.")],
                  requests: Annotated[Path, typer.Option("--requests", help="The batch file "
                                                         "the results answer.")]) -> None:
     """Import a batch results file into the study's LLM log (then re-run the command)."""
-    log = ExchangeLog(study / LOG_NAME)
-    stored, failed = import_results(results, requests, log)
+    from ..llm.batch import import_results
+    from ..llm.cache import ExchangeLog
+    from ..study import Study
+
+    with Study(study).lock("batch import"):
+        log = ExchangeLog(study / LOG_NAME)
+        stored, failed = import_results(results, requests, log)
     console.print(f"imported {stored} answers ({failed} failed) into {study / LOG_NAME}; "
                   "run the same annotate or judge command again to use them",
                   highlight=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape as literal
 from rich.table import Table
 
 
@@ -16,7 +17,7 @@ def _effects_table(title: str, effects: list[dict[str, Any]], style: str) -> Tab
     table.add_column("95% interval", justify="right")
     table.add_column("weight", justify="right")
     for e in effects:
-        table.add_row(e["label"], f"{100 * e['probability']:.1f}%",
+        table.add_row(literal(e["label"]), f"{100 * e['probability']:.1f}%",
                       f"{100 * e['lower']:.1f}-{100 * e['upper']:.1f}%", f"{e['weight']:+.3f}")
     if not effects:
         table.add_row("(none)", "", "", "")
@@ -25,20 +26,22 @@ def _effects_table(title: str, effects: list[dict[str, Any]], style: str) -> Tab
 
 def print_summary(console: Console, summary: dict[str, Any], out: str | None = None) -> None:
     """Print what a fit found: per judge, the properties that raise and lower preference."""
-    console.print(f"[bold]{summary['pairs']}[/] pairs imported from {summary['source']} "
-                  f"({summary['format']}; {summary['rows_read']} source rows)", highlight=False)
+    console.print(f"[bold]{summary['pairs']}[/] pairs imported from "
+                  f"{literal(str(summary['source']))} ({literal(str(summary['format']))}; "
+                  f"{summary['rows_read']} source rows)", highlight=False)
     if summary["import_excluded"]:
         parts = ", ".join(f"{n} {reason}" for reason, n in summary["import_excluded"].items())
-        console.print(f"left out at import: {parts}", highlight=False)
+        console.print(f"left out at import: {literal(parts)}", highlight=False)
     console.print(f"properties in the model: {len(summary['properties_fitted'])}",
                   highlight=False)
     for note in summary["notes"]:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
     for judge, info in summary["judges"].items():
-        console.rule(f"[bold]{judge}[/]")
+        console.rule(f"[bold]{literal(judge)}[/]")
         excluded = info["excluded"]
         text = ", ".join(f"{n} {reason}" for reason, n in excluded.items()) or "none"
-        console.print(f"{info['pairs_used']} usable pairs (group 'all'); left out: {text}",
+        console.print(f"{info['pairs_used']} usable pairs (group 'all'); left out: "
+                      f"{literal(text)}",
                       highlight=False)
         if info.get("judge_failed"):
             console.print(f"the judge gave no usable answer on {info['judge_failed']} pairs "
@@ -60,5 +63,6 @@ def print_summary(console: Console, summary: dict[str, Any], out: str | None = N
     console.print("[dim]P(preferred): chance a response wins when it is better on that "
                   "property alone (sigmoid of the weight).[/]")
     if out:
-        console.print(f"wrote {out}/profiles.csv (one row per judge, group and property)",
+        console.print(f"wrote {literal(out)}/profiles.csv (one row per judge, group and "
+                      "property)",
                       highlight=False)

@@ -5,41 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from ..errors import UsageError
-from ..explanations import explain as explain_pair
-from ..properties import load_schema
-from ..reference import PAPER_URL, load_reference_profiles
-from ..report import build_report
-from ..similarity import similarity
-from ..study import Study
-from . import app, console
-
-ReferenceOpt = Annotated[str | None, typer.Option(
-    "--reference", "-r", help="Add the paper's 33 judges: a folder, a URL, or 'paper'.")]
+from . import console
+from .options import ReferenceOpt
 
 
-def _reference(reference: str | None) -> pd.DataFrame | None:
+def _reference(reference: str | None):
+    from ..reference import PAPER_URL, load_reference_profiles
+
     if not reference:
         return None
     return load_reference_profiles(PAPER_URL if reference == "paper" else reference)
 
 
-@app.command()
 def report(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).")],
            out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")]
            = Path("report.html"),
            reference: ReferenceOpt = None) -> None:
     """Write one self-contained HTML report (no network needed to open it)."""
+    from ..report import build_report
+    from ..study import Study
+
     path = build_report(Study(study), out, _reference(reference))
     size = path.stat().st_size / 2**20
     console.print(f"wrote {path} ({size:.1f} MiB); open it in any browser, offline",
                   highlight=False)
 
 
-@app.command()
 def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).")],
          figure: Annotated[str, typer.Option("--figure", help="dissection, similarity or "
                                              "waterfall.")] = "dissection",
@@ -54,6 +47,14 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
          dpi: Annotated[int, typer.Option("--dpi", help="Resolution of PNG files.")] = 200,
          ) -> None:
     """Write a publication figure with matplotlib."""
+    import pandas as pd
+
+    from ..errors import UsageError
+    from ..explanations import explain as explain_pair
+    from ..properties import load_schema
+    from ..similarity import similarity
+    from ..study import Study
+
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--out {out}: use a .png, .svg or .pdf file name")
     target = Study(study)

@@ -6,68 +6,50 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from .. import pipeline, registry
-from ..annotations import check_annotations
-from ..errors import UsageError
-from ..llm.batch import export_batch
-from ..profiles import FitConfig
-from ..properties import load_schema
-from ..readers import iter_records
-from ..study import Study
-from . import app, console
-from .llm import (
+from . import console, literal
+from .options import (
     AttemptsOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
     DryOpt,
+    EngineOpt,
     ExportOpt,
+    FoldsOpt,
+    FormatOpt,
+    GroupOpt,
+    JudgeOpt,
     KeyOpt,
     MaxTokensOpt,
+    MinPairsOpt,
+    MissingOpt,
     ModelOpt,
+    OutOpt,
+    PaperOpt,
     PricesOpt,
+    SchemaOpt,
+    SeedOpt,
+    SoftOpt,
     TimeoutOpt,
-    llm_annotator_options,
-    make_client,
-    print_plan,
-    run_llm_annotation,
-    run_llm_judge,
 )
-from .render import print_summary
 
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Source format; see "
-                                        "`prefdissect formats`.")]
-OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Study folder to write.")]
-SchemaOpt = Annotated[str | None, typer.Option(
-    "--schema", help="Property schema YAML (default: the paper's 29).")]
-JudgeOpt = Annotated[list[str] | None, typer.Option(
-    "--judge", "-j", help="Judge to fit (repeat for several; default: all).")]
-GroupOpt = Annotated[list[str] | None, typer.Option(
-    "--group-by", "-g", help="Pair column or metadata key to fit one group per value of "
-    "(repeatable); 'all' and any scenario column are always fitted.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Seed for anything random (order "
-                                      "randomisation of sources that store the winner first).")]
 AnnotatorOpt = Annotated[str, typer.Option("--annotator", "-a", help="Annotator; see "
                                            "`prefdissect annotators`.")]
-EngineOpt = Annotated[str, typer.Option("--engine", help="Fitting engine.")]
-SoftOpt = Annotated[bool, typer.Option("--soft-labels", help="Fit the judge's P(A) where it "
-                                       "gives one, instead of its hard choice.")]
-MinPairsOpt = Annotated[int, typer.Option("--min-pairs", help="Skip groups with fewer "
-                                          "usable pairs.")]
-FoldsOpt = Annotated[int, typer.Option("--folds", help="Folds for held-out accuracy against "
-                                       "null baselines (0: none).")]
-PaperOpt = Annotated[bool, typer.Option("--paper-protocol", help="Report the mean of the "
-                                        "10 folds' posterior means, as the paper did.")]
-MissingOpt = Annotated[float, typer.Option(
-    "--max-missing", help="Leave out properties whose annotation failed for more than this "
-    "share of pairs (instead of leaving out those pairs).")]
 
 
-def _annotate_with_progress(study: Study, annotator: str, schema_path: str | None) -> None:
+def _annotate_with_progress(study, annotator: str, schema_path: str | None) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from .. import pipeline
+    from ..properties import load_schema
+
     schema = load_schema(schema_path)
     total = len(study.pairs())
     with Progress(TextColumn("annotating ({task.fields[name]})"), BarColumn(),
@@ -76,11 +58,14 @@ def _annotate_with_progress(study: Study, annotator: str, schema_path: str | Non
         task = bar.add_task("annotate", total=total, name=annotator)
         pipeline.annotate(study, annotator, schema,
                           progress=lambda n: bar.advance(task, n))
-    console.print(f"annotated {total} pairs with '{annotator}'", highlight=False)
+    console.print(f"annotated {total} pairs with '{literal(annotator)}'", highlight=False)
 
 
 def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper,
-            seed=0, max_missing=0.2) -> FitConfig:
+            seed=0, max_missing=0.2):
+    from ..errors import UsageError
+    from ..profiles import FitConfig
+
     if paper and folds < 2:
         raise UsageError("--paper-protocol averages over folds; give --folds 2 or more")
     return FitConfig(group_by=list(group_by or []), judges=list(judge) if judge else None,
@@ -88,21 +73,23 @@ def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper,
                      folds=folds, average_folds=paper, seed=seed, max_missing=max_missing)
 
 
-@app.command("import")
 def import_command(source: Annotated[Path, typer.Argument(help="File or folder to import.")],
                    out: OutOpt, format: FormatOpt = "pairs", seed: SeedOpt = 0) -> None:
     """Import pairs and any judge labels into a study folder."""
-    result = pipeline.import_pairs(source, format, Study(out), seed=seed)
+    from .. import pipeline
+    from ..study import Study
+
+    with Study(out).lock("import") as target:
+        result = pipeline.import_pairs(source, format, target, seed=seed)
     console.print(f"imported {len(result.pairs)} pairs and {len(result.judgments)} judgments "
                   f"from {result.rows_read} source rows into {out}", highlight=False)
     if result.exclusions:
         console.print(f"{len(result.exclusions)} items left out (see {out}/exclusions.csv)",
                       highlight=False)
     for note in result.notes:
-        console.print(f"[dim]note: {note}[/]", highlight=False)
+        console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
 
 
-@app.command()
 def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
              annotator: AnnotatorOpt = "heuristic", schema: SchemaOpt = None,
              from_file: Annotated[Path | None, typer.Option(
@@ -129,7 +116,27 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
              max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
              batch_export: ExportOpt = None) -> None:
     """Annotate a study's pairs on the schema's properties (heuristic, LLM, or your own)."""
-    target = Study(study)
+    from ..study import Study
+
+    with Study(study).lock("annotate") as target:
+        _annotate(target, annotator, schema, from_file, model, base_url, api_key,
+                  reference_model, steps, structured, swap_check, prompts, max_tokens,
+                  concurrency, timeout, max_attempts, prices, dry_run, batch_export)
+
+
+def _annotate(target, annotator, schema, from_file, model, base_url, api_key, reference_model,
+              steps, structured, swap_check, prompts, max_tokens, concurrency, timeout,
+              max_attempts, prices, dry_run, batch_export) -> None:
+    import pandas as pd
+
+    from .. import registry
+    from ..annotations import check_annotations
+    from ..errors import UsageError
+    from ..llm.batch import export_batch
+    from ..properties import load_schema
+    from ..readers import iter_records
+    from .llm import llm_annotator_options, make_client, print_plan, run_llm_annotation
+
     if from_file is not None:
         frame = pd.DataFrame([record for _, record in iter_records(from_file)])
         frame = check_annotations(frame, str(from_file))
@@ -143,7 +150,8 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
                              f"'{annotator}'")
         _annotate_with_progress(target, annotator, schema)
         return
-    client = make_client(study, base_url, api_key, concurrency, timeout, max_attempts, prices)
+    client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
+                         prices)
     options = llm_annotator_options(client, model, reference_model, steps, structured,
                                     swap_check, prompts, max_tokens)
     schema_obj = load_schema(schema)
@@ -162,7 +170,6 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
     run_llm_annotation(target, options, schema_obj)
 
 
-@app.command("fit")
 def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
                 judge: JudgeOpt = None, group_by: GroupOpt = None, schema: SchemaOpt = None,
                 engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
@@ -170,14 +177,19 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
                 paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
                 seed: SeedOpt = 0) -> None:
     """Fit each judge's profile per group and print what it rewards."""
-    target = Study(study)
-    pipeline.fit(target, load_schema(schema),
-                 _config(judge, group_by, engine, soft_labels, min_pairs, folds,
-                         paper_protocol, seed, max_missing))
+    from .. import pipeline
+    from ..properties import load_schema
+    from ..study import Study
+    from .render import print_summary
+
+    config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
+                     seed, max_missing)
+    schema_obj = load_schema(schema)
+    with Study(study).lock("fit") as target:
+        pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
 
 
-@app.command()
 def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judged pairs.")],
             out: OutOpt, format: FormatOpt = "pairs", judge: JudgeOpt = None,
             group_by: GroupOpt = None,
@@ -197,24 +209,42 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
             seed: SeedOpt = 0) -> None:
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
-    target = Study(out)
+    from .. import registry
+    from ..properties import load_schema
+    from ..study import Study
+
     schema_obj = load_schema(schema)  # fail early on bad options
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed, max_missing)
     annotators = list(annotator or ["heuristic"])
-    needs_llm = "llm" in annotators or bool(llm_judge)
     for name in annotators:
         registry.get("annotator", name)
+    with Study(out).lock("dissect") as target:
+        _dissect(target, source, format, judge, annotators, llm_judge, model, base_url,
+                 api_key, reference_model, max_tokens, concurrency, timeout, max_attempts,
+                 schema, schema_obj, config, seed)
+
+
+def _dissect(target, source, format, judge, annotators, llm_judge, model, base_url, api_key,
+             reference_model, max_tokens, concurrency, timeout, max_attempts, schema,
+             schema_obj, config, seed) -> None:
+    from .. import pipeline, registry
+    from ..errors import UsageError
+    from .llm import llm_annotator_options, make_client, run_llm_annotation, run_llm_judge
+    from .render import print_summary
+
+    needs_llm = "llm" in annotators or bool(llm_judge)
     result = pipeline.import_pairs(source, format, target, seed=seed)
     console.print(f"imported {len(result.pairs)} pairs, {len(result.judgments)} judgments",
                   highlight=False)
-    client = make_client(out, base_url, api_key, concurrency, timeout, max_attempts, None) \
-        if needs_llm else None
+    client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
+                         None) if needs_llm else None
     for name in annotators:
         if name == "llm":
             run_llm_annotation(target, llm_annotator_options(
-                client, model, reference_model, "query,free,aware,specific,errors", True,
-                False, None, max_tokens), schema_obj)
+                client, model, reference_model=reference_model,
+                steps="query,free,aware,specific,errors", structured=True, swap_check=False,
+                prompts=None, max_tokens=max_tokens), schema_obj)
         else:
             _annotate_with_progress(target, name, schema)
     for judge_model in llm_judge or []:
@@ -226,32 +256,42 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
                              f"{', '.join(sorted(known))}")
     pipeline.fit(target, schema_obj, config)
-    print_summary(console, json.loads(target.path("summary.json").read_text()), str(out))
+    print_summary(console, json.loads(target.path("summary.json").read_text()),
+                  str(target.root))
 
 
-@app.command()
 def formats() -> None:
     """List the source formats `import` and `dissect` read."""
+    from rich.table import Table
+
+    from .. import registry
+
     table = Table("format", "reads", box=None)
     for entry in registry.entries("importer"):
         table.add_row(entry.name, entry.summary)
     console.print(table)
 
 
-@app.command()
 def annotators() -> None:
     """List the registered annotators."""
+    from rich.table import Table
+
+    from .. import registry
+
     table = Table("annotator", "what it does", box=None)
     for entry in registry.entries("annotator"):
         table.add_row(entry.name, entry.summary)
     console.print(table)
 
 
-@app.command()
 def properties(schema: SchemaOpt = None,
                show_yaml: Annotated[bool, typer.Option("--show-yaml", help="Print the schema "
                                                        "file itself.")] = False) -> None:
     """Show the property schema (default: the paper's 29)."""
+    from rich.table import Table
+
+    from ..properties import load_schema
+
     if show_yaml:
         from importlib import resources
 
@@ -263,6 +303,6 @@ def properties(schema: SchemaOpt = None,
     loaded = load_schema(schema)
     table = Table("#", "name", "rule", "applies when", "description", box=None)
     for i, prop in enumerate(loaded.properties):
-        table.add_row(str(i), prop.name, prop.rule, prop.applies_when or "always",
-                      prop.description)
+        table.add_row(str(i), literal(prop.name), prop.rule, prop.applies_when or "always",
+                      literal(prop.description))
     console.print(table)
