@@ -33,6 +33,7 @@ _BUILTIN_MODULES = (
     "prefdissect.annotators.llm",
     "prefdissect.judges.llm",
     "prefdissect.judges.local",
+    "prefdissect.judges.reward",
     "prefdissect.engines.ep",
     "prefdissect.engines.nuts",
 )

@@ -11,12 +11,16 @@ from . import console, literal
 from .options import (
     AttemptsOpt,
     BaseUrlOpt,
+    BatchSizeOpt,
     ConcurrencyOpt,
+    DeviceOpt,
     DryOpt,
     ExportOpt,
     KeyOpt,
     ModelOpt,
     PricesOpt,
+    RewardModelOpt,
+    ScoresOpt,
     TimeoutOpt,
 )
 
@@ -138,12 +142,19 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
           local_model: Annotated[Path | None, typer.Option(
               "--local-model", help="Judge with a local causal LM (a transformers folder) "
               "instead of a server.")] = None,
+          reward_model: RewardModelOpt = None, scores: ScoresOpt = None,
+          device: DeviceOpt = "auto", batch_size: BatchSizeOpt = 8,
           concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
           max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
           batch_export: ExportOpt = None) -> None:
-    """Judge every pair with an LLM, in both orders; adds its judgments to the study."""
+    """Judge every pair with an LLM (both orders) or a reward model; adds its judgments."""
     from ..study import Study
+    from .reward import judge_with_reward
 
+    if reward_model is not None or scores is not None:
+        judge_with_reward(study, reward_model, scores, name, device, batch_size,
+                          server=bool(model or local_model or dry_run or batch_export))
+        return
     with Study(study).lock("judge") as target:
         _judge(target, model, base_url, api_key, name, mode, endpoint, prompt, local_model,
                concurrency, timeout, max_attempts, prices, dry_run, batch_export)

@@ -65,3 +65,14 @@ MaxTokensOpt = Annotated[list[str] | None, typer.Option(
 ReferenceOpt = Annotated[str | None, typer.Option(
     "--reference", "-r", help="Add the paper's 33 judges: a folder of "
     "model_<group>_fitted_paras.jsonl files, a URL, or 'paper'.")]
+
+# -- reward models --------------------------------------------------------------------
+RewardModelOpt = Annotated[Path | None, typer.Option(
+    "--reward-model", help="Judge with a local reward model (a transformers "
+    "sequence-classification folder): P(A) = sigmoid(r_A - r_B).")]
+ScoresOpt = Annotated[Path | None, typer.Option(
+    "--scores", help="Import a reward model's scores: a CSV / JSONL / Parquet file of "
+    "pair_id, score_a, score_b (needs --name).")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="Reward model: auto, cpu or cuda.")]
+BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Reward model: responses "
+                                           "scored per forward pass.")]

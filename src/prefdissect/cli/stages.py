@@ -199,6 +199,9 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             llm_judge: Annotated[list[str] | None, typer.Option(
                 "--llm-judge", help="Also judge every pair with this model (repeatable), "
                 "on the --base-url server, in both orders.")] = None,
+            reward_model: Annotated[list[Path] | None, typer.Option(
+                "--reward-model", help="Also judge every pair with this local reward model "
+                "(a transformers folder; repeatable).")] = None,
             model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
             reference_model: Annotated[str | None, typer.Option(
                 "--reference-model", help="LLM: model that writes reference answers.")] = None,
@@ -210,6 +213,7 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             seed: SeedOpt = 0) -> None:
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
     from .. import registry
+    from ..errors import UsageError
     from ..properties import load_schema
     from ..study import Study
 
@@ -219,19 +223,25 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
     annotators = list(annotator or ["heuristic"])
     for name in annotators:
         registry.get("annotator", name)
+    reward_judges = []
+    for path in reward_model or []:
+        if not path.exists():
+            raise UsageError(f"--reward-model {path}: no such folder")
+        reward_judges.append(registry.get("judge", "reward").factory(str(path)))
     with Study(out).lock("dissect") as target:
         _dissect(target, source, format, judge, annotators, llm_judge, model, base_url,
                  api_key, reference_model, max_tokens, concurrency, timeout, max_attempts,
-                 schema, schema_obj, config, seed)
+                 schema, schema_obj, config, seed, reward_judges)
 
 
 def _dissect(target, source, format, judge, annotators, llm_judge, model, base_url, api_key,
              reference_model, max_tokens, concurrency, timeout, max_attempts, schema,
-             schema_obj, config, seed) -> None:
+             schema_obj, config, seed, reward_judges=()) -> None:
     from .. import pipeline, registry
     from ..errors import UsageError
     from .llm import llm_annotator_options, make_client, run_llm_annotation, run_llm_judge
     from .render import print_summary
+    from .reward import run_reward_judge
 
     needs_llm = "llm" in annotators or bool(llm_judge)
     result = pipeline.import_pairs(source, format, target, seed=seed)
@@ -249,6 +259,8 @@ def _dissect(target, source, format, judge, annotators, llm_judge, model, base_u
             _annotate_with_progress(target, name, schema)
     for judge_model in llm_judge or []:
         run_llm_judge(target, registry.get("judge", "llm").factory(client, judge_model))
+    for worker in reward_judges:
+        run_reward_judge(target, worker)
     if judge:
         known = set(target.judgments()["judge"])
         missing = [j for j in judge if j not in known]
