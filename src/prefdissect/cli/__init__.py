@@ -77,7 +77,7 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def _register() -> None:
-    from . import analysis, demo, llm, report, stages
+    from . import agreement, analysis, demo, llm, report, stages
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -92,6 +92,7 @@ def _register() -> None:
         ("fit", stages.fit_command, pipeline),
         ("compare", analysis.compare, analyse),
         ("explain", analysis.explain, analyse),
+        ("agreement", agreement.agreement, analyse),
         ("report", report.report, share),
         ("plot", report.plot, share),
         ("formats", stages.formats, lists),
