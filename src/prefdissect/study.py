@@ -137,6 +137,8 @@ class Study:
                       "profiles.csv", "fit_diagnostics.csv", "fit_quality.csv", "summary.json",
                       "annotation_consistency.csv", "judge_stats.csv"):
             self.path(stale).unlink(missing_ok=True)
+        if result.judge_stats:  # judges imported with their verdicts in both orders
+            self.write_frame("judge_stats.csv", pd.DataFrame(result.judge_stats))
         self.write_json("study.json", {
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "prefdissect": __version__,

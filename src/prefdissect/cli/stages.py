@@ -88,6 +88,11 @@ def import_command(source: Annotated[Path, typer.Argument(help="File or folder t
                       highlight=False)
     for note in result.notes:
         console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
+    if result.judge_stats:
+        console.print("position consistency of judges asked in both orders (see "
+                      "judge_stats.csv): " + ", ".join(
+                          f"{literal(row['judge'])} {100 * row['position_consistency']:.1f}%"
+                          for row in result.judge_stats), highlight=False)
 
 
 def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],

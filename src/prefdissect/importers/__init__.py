@@ -38,6 +38,9 @@ class ImportResult:
     """Source rows (records) read, for checking counts against the source's own."""
     notes: list[str] = field(default_factory=list)
     """Anything the user should know (orders randomised, files skipped, ...)."""
+    judge_stats: list[dict] = field(default_factory=list)
+    """Position statistics of judges whose verdicts in both orders were imported, one
+    row per judge in the columns of ``judge_stats.csv``."""
 
 
 def run_import(path: str | Path, format: str, *, seed: int = 0) -> ImportResult:

@@ -5,7 +5,8 @@ response 2, 2 = tie; ``scenario`` from Auto-J's 58) and, when present under
 ``data/outputs``, Auto-J-13B's verdicts in the original order and with the
 responses exchanged. The exchanged verdicts refer to the order shown to the
 judge, so 0 there means the original response 2. Auto-J's P(A) is the mean of
-its two verdicts.
+its two verdicts; its position consistency and first-position rate go to
+``judge_stats.csv`` at import.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ..errors import InputError, UsageError
 from ..exclusions import NO_LABEL, Exclusion
+from ..judges import verdict_stats
 from ..judgments import TIE, A, B, Judgment, combine_orders, label_from_probability
 from ..judgments import verdict_probability as prob
 from ..pairs import Pair
@@ -25,6 +27,7 @@ FIX = "Auto-J rows need prompt, 'response 1', 'response 2' and label (0, 1 or 2)
 _SHOWN = {0: A, 1: B, 2: TIE}
 _EXCHANGED = {0: B, 1: A, 2: TIE}
 OUTPUTS = ("pairwise_example_output.jsonl", "pairwise_exchange_example_output.jsonl")
+JUDGE = "auto-j-13b"
 
 
 def _testset(path: Path) -> Path:
@@ -74,15 +77,19 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
             raise InputError(outputs[0], f"has {len(first)} verdicts and the exchanged file "
                              f"{len(swapped)}, but the test set has {len(ids)} pairs",
                              "use the output files that belong to this test set")
+        orders, failed = [], 0
         for pair_id, v1, v2 in zip(ids, first, swapped):
             p_a = combine_orders(prob(v1), prob(v2))
             if p_a is None:
+                failed += 1
                 result.exclusions.append(Exclusion(
-                    "import", NO_LABEL, pair_id=pair_id, judge="auto-j-13b",
+                    "import", NO_LABEL, pair_id=pair_id, judge=JUDGE,
                     source=str(outputs[0]), detail="no parseable verdict in either order"))
                 continue
-            result.judgments.append(Judgment(pair_id, "auto-j-13b", label_from_probability(p_a),
+            orders.append((v1, v2))
+            result.judgments.append(Judgment(pair_id, JUDGE, label_from_probability(p_a),
                                              p_a, {"first_order": v1, "swapped_order": v2}))
+        result.judge_stats.append(verdict_stats(JUDGE, orders, failed))
     else:
         result.notes.append("Auto-J output files not found: only the human labels imported")
     return result

@@ -5,7 +5,9 @@ output) and, next to it, ``evaluators/<judge>/<prompt>/result.json`` holding
 each LLM judge's verdict in both presentation orders (already mapped back to the
 stored order). The stored label is the judge ``human`` for the ``Processed``
 sets (human votes) and ``gold`` for the curated LLMBar and CaseStudy sets. An
-LLM judge's P(A) is the mean of its two verdicts (1, 0.5 or 0 each).
+LLM judge's P(A) is the mean of its two verdicts (1, 0.5 or 0 each); each LLM
+judge's position consistency and first-position rate over all sets go to
+``judge_stats.csv`` at import.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError, UsageError
 from ..exclusions import NO_LABEL, Exclusion
+from ..judges import verdict_stats
 from ..judgments import A, B, Judgment, combine_orders, label_from_probability
 from ..pairs import Pair
 from ..readers import read_json, require, require_text
@@ -48,7 +51,7 @@ def _verdict(run: dict | None) -> str | None:
 
 
 def _judge_results(set_dir: Path, rows: list[dict], result: ImportResult,
-                   ids: list[str]) -> None:
+                   ids: list[str], orders: dict[str, list]) -> None:
     for file in sorted(set_dir.glob("evaluators/*/*/result.json")):
         judge, prompt = file.parent.parent.name, file.parent.name
         runs = read_json(file)
@@ -68,11 +71,14 @@ def _judge_results(set_dir: Path, rows: list[dict], result: ImportResult,
             swapped = _verdict(last.get("swap = True"))
             p_a = combine_orders(*(None if v is None else (1.0 if v == A else 0.0)
                                    for v in (first, swapped)))
+            mine = orders.setdefault(judge, [[], 0])
             if p_a is None:
+                mine[1] += 1
                 result.exclusions.append(Exclusion(
                     "import", NO_LABEL, pair_id=pair_id, judge=judge, source=str(file),
                     line=number, detail="no parseable verdict in either order"))
                 continue
+            mine[0].append((first, swapped))
             result.judgments.append(Judgment(
                 pair_id, judge, label_from_probability(p_a), p_a,
                 {"prompt": prompt, "first_order": first, "swapped_order": swapped}))
@@ -83,6 +89,7 @@ def _judge_results(set_dir: Path, rows: list[dict], result: ImportResult,
 def load(path: Path, *, seed: int = 0) -> ImportResult:
     """Import LLMBar datasets and their LLM-judge results."""
     result = ImportResult(source=str(path), format="llmbar")
+    orders: dict[str, list] = {}
     for file in _dataset_files(path):
         rows = read_json(file)
         if not isinstance(rows, list):
@@ -108,5 +115,7 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
             ))
             result.judgments.append(Judgment(pair_id, judge, label))
             ids.append(pair_id)
-        _judge_results(file.parent, rows, result, ids)
+        _judge_results(file.parent, rows, result, ids, orders)
+    result.judge_stats = [verdict_stats(judge, judged, failed)
+                          for judge, (judged, failed) in orders.items()]
     return result

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..exclusions import Exclusion
-from ..judgments import Judgment, label_from_probability
+from ..judgments import A, B, Judgment, label_from_probability, verdict_probability
 
 
 @dataclass
@@ -50,16 +50,50 @@ class JudgeRun:
         consistent = sum((d["p_first_order"] > 0.5) == (d["p_swapped_order"] > 0.5)
                          for d in both)
         gaps = [abs(d["p_first_order"] - d["p_swapped_order"]) for d in both]
-        return {
-            "judge": judge,
-            "pairs": len(self.judgments) + len(self.exclusions),
-            "judged": len(self.judgments),
-            "failed": len(self.exclusions),
-            "both_orders": len(both),
-            "position_consistency": consistent / len(both) if both else math.nan,
-            "first_position_rate": first_wins / (2 * len(both)) if both else math.nan,
-            "mean_order_gap": sum(gaps) / len(gaps) if gaps else math.nan,
-        }
+        return _stats_row(judge, len(self.judgments), len(self.exclusions), len(both),
+                          consistent, first_wins, gaps)
+
+
+def _stats_row(judge: str, judged: int, failed: int, both: int, consistent: int,
+               first_wins: int, gaps: list[float]) -> dict[str, float | int | str]:
+    return {
+        "judge": judge,
+        "pairs": judged + failed,
+        "judged": judged,
+        "failed": failed,
+        "both_orders": both,
+        "position_consistency": consistent / both if both else math.nan,
+        "first_position_rate": first_wins / (2 * both) if both else math.nan,
+        "mean_order_gap": sum(gaps) / len(gaps) if gaps else math.nan,
+    }
+
+
+def verdict_stats(judge: str, orders: list[tuple[str | None, str | None]],
+                  failed: int = 0) -> dict[str, float | int | str]:
+    """Position behaviour of a judge whose verdicts in both orders were imported.
+
+    Parameters
+    ----------
+    judge
+        The judge's name.
+    orders
+        Per judged pair, its verdict ('A', 'B', 'tie' or None) when shown A first
+        and when shown B first, both already in the pair's own A/B terms.
+    failed
+        Pairs with no usable verdict in either order.
+
+    Notes
+    -----
+    A pair is consistent when both verdicts are the same label (a tie in both
+    orders included), as LLMBar and Auto-J count it; the first-position rate is
+    the share of all verdicts that chose the response shown first (a tie chooses
+    neither); the order gap compares the verdicts as probabilities (1, 0.5, 0).
+    """
+    both = [(f, s) for f, s in orders if f is not None and s is not None]
+    consistent = sum(f == s for f, s in both)
+    first_wins = sum((f == A) + (s == B) for f, s in both)
+    gaps = [abs(verdict_probability(f) - verdict_probability(s)) for f, s in both]
+    return _stats_row(judge, len(orders), failed, len(both), consistent, first_wins, gaps)
 
 
 def combine(pair_id: str, judge: str, first: OrderResult, swapped: OrderResult,
