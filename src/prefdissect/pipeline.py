@@ -19,7 +19,7 @@ from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
 from .judgments import judgments_to_frame
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
-from .properties import PropertySchema, load_schema
+from .properties import PropertySchema
 from .study import Study
 
 
@@ -33,7 +33,7 @@ def import_pairs(source: str | Path, format: str, study: Study, *, seed: int = 0
 def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema | None = None,
              progress: Progress | None = None, **options: Any) -> pd.DataFrame:
     """Annotate the study's pairs and merge the result into its annotations."""
-    schema = schema or load_schema()
+    schema = schema or study.schema()
     worker = make_annotator(annotator, **options)
     frame = worker.annotate(study.pairs(), schema, progress=progress)
     if getattr(worker, "query_info_", None) is not None:
@@ -66,7 +66,7 @@ def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
 def fit(study: Study, schema: PropertySchema | None = None,
         config: FitConfig | None = None) -> FitResult:
     """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
-    schema = schema or load_schema()
+    schema = schema or study.schema()
     pairs = study.pairs()
     info = study.query_info()
     if info is not None and pairs["scenario"].isna().all():

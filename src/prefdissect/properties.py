@@ -112,6 +112,23 @@ def _check(source: str, data: Any) -> None:
                              fix, field="rules")
 
 
+def extended_schema_yaml(extra: list[dict[str, Any]], source: str) -> str:
+    """Return the default schema plus ``extra`` properties, as YAML text.
+
+    Importers that bring their own properties (AnnotatedPairs principles) use this
+    to give a study its own ``schema.yaml``; ``source`` names where they came from.
+    """
+    text = resources.files("prefdissect.schemas").joinpath(f"{DEFAULT_SCHEMA}.yaml") \
+        .read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    data["name"] = f"{DEFAULT_SCHEMA}+{source}"
+    data["properties"] = list(data["properties"]) + list(extra)
+    _check(f"properties from {source}", data)
+    header = (f"# This study's property schema: the default ({DEFAULT_SCHEMA}) plus the "
+              f"properties\n# its import brought ({source}). Edit it, or pass --schema.\n")
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
 def load_schema(path: str | Path | None = None) -> PropertySchema:
     """Load a property schema from YAML; ``None`` loads the paper's 29."""
     if path is None or str(path) == DEFAULT_SCHEMA:

@@ -1,4 +1,4 @@
-"""One registry for everything that plugs in: importers, annotators, judges, engines.
+"""One registry for everything that plugs in: importers, exporters, annotators, judges, engines.
 
 Built-in parts register themselves when their module is imported; third-party
 packages can add their own through the ``prefdissect.plugins`` entry-point group
@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import UsageError
 
-KINDS = ("importer", "annotator", "judge", "engine")
+KINDS = ("importer", "exporter", "annotator", "judge", "engine")
 
 # Modules whose import registers the built-in parts.
 _BUILTIN_MODULES = (
@@ -29,6 +29,7 @@ _BUILTIN_MODULES = (
     "prefdissect.importers.evalbiasbench",
     "prefdissect.importers.annotated_pairs",
     "prefdissect.importers.arena",
+    "prefdissect.exporters.annotated_pairs",
     "prefdissect.annotators.heuristic",
     "prefdissect.annotators.llm",
     "prefdissect.judges.llm",

@@ -29,7 +29,6 @@ from . import __version__
 from .annotations import query_traits
 from .comparisons import resolve
 from .profiles import FitConfig, pair_groups
-from .properties import load_schema
 from .similarity import similarity
 from .study import Study
 
@@ -67,7 +66,7 @@ def report_data(study: Study, reference: pd.DataFrame | None = None) -> dict[str
     info = study.info()
     summary = json.loads(study.path("summary.json").read_text(encoding="utf-8")) \
         if study.path("summary.json").exists() else {}
-    schema = load_schema()
+    schema = study.schema()
     labels = schema.labels()
     profiles = study.profiles()
     pairs = study.pairs()

@@ -3,6 +3,7 @@
 Layout::
 
     study.json            what was imported, from where, with which settings
+    schema.yaml           the study's property schema, when its import brought properties
     pairs.parquet         the pair table
     judgments.parquet     the judgment table
     annotations.parquet   the annotation table (all annotators)
@@ -43,8 +44,10 @@ from .exclusions import EXCLUSION_COLUMNS, Exclusion, exclusions_to_frame
 from .importers import ImportResult
 from .judgments import judgments_to_frame
 from .pairs import pairs_to_frame
+from .properties import PropertySchema, extended_schema_yaml, load_schema
 
 LOCK_NAME = ".prefdissect.lock"
+SCHEMA_NAME = "schema.yaml"
 
 
 def _atomic(path: Path, write) -> None:
@@ -129,14 +132,24 @@ class Study:
         return path
 
     def save_import(self, result: ImportResult) -> None:
-        """Store an importer's pairs, judgments and exclusions, replacing earlier ones."""
+        """Store an importer's pairs, judgments and exclusions, replacing earlier ones.
+
+        Properties and annotations the importer brought (AnnotatedPairs principles)
+        become the study's ``schema.yaml`` and its first annotations.
+        """
         self.write_frame("pairs.parquet", pairs_to_frame(result.pairs))
         self.write_frame("judgments.parquet", judgments_to_frame(result.judgments))
         self.write_frame("exclusions.csv", exclusions_to_frame(result.exclusions))
         for stale in ("annotations.parquet", "query_info.parquet", "comparisons.parquet",
                       "profiles.csv", "fit_diagnostics.csv", "fit_quality.csv", "summary.json",
-                      "annotation_consistency.csv", "judge_stats.csv"):
+                      "annotation_consistency.csv", "judge_stats.csv", SCHEMA_NAME,
+                      "agreement.csv", "agreement_confusion.csv"):
             self.path(stale).unlink(missing_ok=True)
+        if result.properties:
+            text = extended_schema_yaml(result.properties, result.format)
+            _atomic(self.path(SCHEMA_NAME), lambda p: p.write_text(text, encoding="utf-8"))
+        if result.annotations is not None and len(result.annotations):
+            self.save_annotations(result.annotations)
         if result.judge_stats:  # judges imported with their verdicts in both orders
             self.write_frame("judge_stats.csv", pd.DataFrame(result.judge_stats))
         self.write_json("study.json", {
@@ -222,6 +235,15 @@ class Study:
     def profiles(self) -> pd.DataFrame:
         """Return the profile table of the last fit."""
         return pd.read_csv(self._require("profiles.csv", "run `prefdissect fit` first"))
+
+    def schema(self, path: str | Path | None = None) -> PropertySchema:
+        """Return the property schema: ``path`` if given, else the study's own, else the default.
+
+        A study has its own ``schema.yaml`` when its import brought properties.
+        """
+        if path is None and self.path(SCHEMA_NAME).exists():
+            return load_schema(self.path(SCHEMA_NAME))
+        return load_schema(path)
 
     def info(self) -> dict[str, Any]:
         """Return the study manifest (study.json)."""

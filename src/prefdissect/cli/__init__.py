@@ -77,7 +77,7 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def _register() -> None:
-    from . import agreement, analysis, demo, llm, report, stages
+    from . import agreement, analysis, demo, export, llm, report, stages
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -95,6 +95,7 @@ def _register() -> None:
         ("agreement", agreement.agreement, analyse),
         ("report", report.report, share),
         ("plot", report.plot, share),
+        ("export", export.export, share),
         ("formats", stages.formats, lists),
         ("annotators", stages.annotators, lists),
         ("properties", stages.properties, lists),

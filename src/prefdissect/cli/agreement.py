@@ -28,7 +28,6 @@ def agreement(study: StudyArg,
     """Measure agreement (coverage, raw agreement, Cohen's kappa, confusion) and save it."""
     from .. import agreement as lib
     from ..errors import UsageError
-    from ..properties import load_schema
     from ..study import Study
 
     given = [x for x in (annotators, judges, labels) if x is not None]
@@ -36,8 +35,8 @@ def agreement(study: StudyArg,
         raise UsageError("give one of --annotators X Y, --judges J1 J2 or --labels FILE")
     if labels is not None and not labels.exists():
         raise UsageError(f"{labels} does not exist; check the labels file path")
-    schema_obj = load_schema(schema)
     with Study(study).lock("agreement") as target:
+        schema_obj = target.schema(schema)
         pairs = target.pairs()["id"]
         if annotators:
             result = lib.between_annotators(target.annotations(), pairs, schema_obj,

@@ -128,7 +128,6 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
     from ..errors import UsageError
     from ..explanations import explain as explain_pair
     from ..judgments import judge_names
-    from ..properties import load_schema
     from ..study import Study
 
     target = Study(study)
@@ -142,7 +141,7 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
     comparisons = pd.read_parquet(path).set_index("pair_id").loc[pair_id]
     profiles = target.profiles()
     judgments = target.judgments()
-    labels = load_schema().labels()
+    labels = target.schema().labels()
     chosen = judge or [j for j in judge_names(judgments) if j in set(profiles["judge"])]
     results = []
     for name in chosen:

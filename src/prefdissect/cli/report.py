@@ -51,7 +51,6 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
 
     from ..errors import UsageError
     from ..explanations import explain as explain_pair
-    from ..properties import load_schema
     from ..similarity import similarity
     from ..study import Study
 
@@ -59,7 +58,7 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
         raise UsageError(f"--out {out}: use a .png, .svg or .pdf file name")
     target = Study(study)
     profiles = target.profiles()
-    labels = load_schema().labels()
+    labels = target.schema().labels()
     from .. import figures
 
     if figure == "dissection":

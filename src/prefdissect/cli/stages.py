@@ -48,9 +48,8 @@ def _annotate_with_progress(study, annotator: str, schema_path: str | None) -> N
     )
 
     from .. import pipeline
-    from ..properties import load_schema
 
-    schema = load_schema(schema_path)
+    schema = study.schema(schema_path)
     total = len(study.pairs())
     with Progress(TextColumn("annotating ({task.fields[name]})"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console,
@@ -138,7 +137,6 @@ def _annotate(target, annotator, schema, from_file, model, base_url, api_key, re
     from ..annotations import check_annotations
     from ..errors import UsageError
     from ..llm.batch import export_batch
-    from ..properties import load_schema
     from ..readers import iter_records
     from .llm import llm_annotator_options, make_client, print_plan, run_llm_annotation
 
@@ -159,7 +157,7 @@ def _annotate(target, annotator, schema, from_file, model, base_url, api_key, re
                          prices)
     options = llm_annotator_options(client, model, reference_model, steps, structured,
                                     swap_check, prompts, max_tokens)
-    schema_obj = load_schema(schema)
+    schema_obj = target.schema(schema)
     if dry_run or batch_export:
         worker = registry.get("annotator", "llm").factory(**options)
         pairs = target.pairs()
@@ -189,7 +187,7 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
 
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed, max_missing)
-    schema_obj = load_schema(schema)
+    schema_obj = load_schema(schema) if schema else None  # None: the study's own schema
     with Study(study).lock("fit") as target:
         pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
@@ -254,6 +252,8 @@ def _dissect(target, source, format, judge, annotators, llm_judge, model, base_u
                   highlight=False)
     client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
                          None) if needs_llm else None
+    if not schema:  # the import may have brought properties: use the study's schema
+        schema_obj = target.schema()
     for name in annotators:
         if name == "llm":
             run_llm_annotation(target, llm_annotator_options(

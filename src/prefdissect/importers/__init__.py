@@ -13,6 +13,8 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from .. import registry
 from ..errors import UsageError
 from ..exclusions import Exclusion
@@ -38,6 +40,11 @@ class ImportResult:
     """Source rows (records) read, for checking counts against the source's own."""
     notes: list[str] = field(default_factory=list)
     """Anything the user should know (orders randomised, files skipped, ...)."""
+    properties: list[dict] = field(default_factory=list)
+    """Properties the source defines (schema entries, as in the schema YAML); the
+    study's schema becomes the default one plus these."""
+    annotations: pd.DataFrame | None = None
+    """Annotations the source carries for those properties (an annotation table)."""
     judge_stats: list[dict] = field(default_factory=list)
     """Position statistics of judges whose verdicts in both orders were imported, one
     row per judge in the columns of ``judge_stats.csv``."""
