@@ -14,6 +14,8 @@ from typing import Any
 import pandas as pd
 
 from .annotations import Progress, make_annotator, query_traits
+from .annotators.scenario import SOURCE as SCENARIO_SOURCE
+from .annotators.scenario import offline_scenarios
 from .comparisons import resolve
 from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
@@ -22,6 +24,7 @@ from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_prefe
 from .properties import PropertySchema
 from .study import Study
 
+SCENARIO_NOTE = "scenario groups"
 
 def import_pairs(source: str | Path, format: str, study: Study, *, seed: int = 0) -> ImportResult:
     """Import ``source`` into the study (replacing earlier pairs and later stages)."""
@@ -46,7 +49,34 @@ def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema 
     consistency = getattr(worker, "consistency_", None)
     if consistency is not None and len(consistency):
         study.write_frame("annotation_consistency.csv", consistency)
-    return study.save_annotations(frame)
+    merged = study.save_annotations(frame)
+    assign_scenarios(study)
+    return merged
+
+
+def assign_scenarios(study: Study) -> dict[str, int]:
+    """Give every pair a scenario when the data has none: offline rules, unless known.
+
+    Scenarios the LLM annotator assigned are kept. Returns how many pairs have a
+    scenario from each source, which study.json keeps (``scenario_sources``) with
+    a note that the summary shows.
+    """
+    pairs = study.pairs()
+    if pairs["scenario"].notna().any():
+        return {}
+    info = offline_scenarios(pairs, study.query_info())
+    study.write_frame("query_info.parquet", info)
+    sources = info.dropna(subset=["scenario"])["scenario_source"].value_counts()
+    sources = {str(k): int(v) for k, v in sources.items()}
+    manifest = study.info()
+    notes = [n for n in manifest.get("notes", []) if not n.startswith(SCENARIO_NOTE)]
+    if sources.get(SCENARIO_SOURCE):
+        notes.append(f"{SCENARIO_NOTE} of {sources[SCENARIO_SOURCE]} pairs come from the "
+                     f"{SCENARIO_SOURCE}, about 58% accurate on held-out labelled queries; "
+                     "the LLM annotator's query step gives better ones")
+    manifest.update(notes=notes, scenario_sources=sources)
+    study.write_json("study.json", manifest)
+    return sources
 
 
 def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:

@@ -32,6 +32,7 @@ _BUILTIN_MODULES = (
     "prefdissect.exporters.annotated_pairs",
     "prefdissect.annotators.heuristic",
     "prefdissect.annotators.llm",
+    "prefdissect.annotators.scenario",
     "prefdissect.judges.llm",
     "prefdissect.judges.local",
     "prefdissect.judges.reward",
