@@ -78,6 +78,7 @@ def fit(study: Study, schema: PropertySchema | None = None,
                           traits=query_traits(info))
     study.write_frame("comparisons.parquet", comparisons.values.reset_index())
     study.write_frame("profiles.csv", result.profiles)
+    study.write_frame("terms.csv", result.terms)
     study.write_frame("fit_diagnostics.csv", result.diagnostics)
     study.write_frame("fit_quality.csv", result.quality)
     study.replace_exclusions(result.exclusions, "fit")
@@ -96,23 +97,65 @@ class Effect:
     lower: float
     upper: float
 
+    @property
+    def credible(self) -> bool:
+        """Whether the interval excludes 50% (no effect)."""
+        return self.lower > 0.5 or self.upper < 0.5
+
+
+def _effect(row: pd.Series, labels: dict[str, str]) -> Effect:
+    return Effect(row["property"], labels.get(row["property"], row["property"]),
+                  float(row["mean"]), float(probability_preferred(row["mean"])),
+                  float(probability_preferred(row["lower"])),
+                  float(probability_preferred(row["upper"])))
+
 
 def top_effects(profiles: pd.DataFrame, judge: str, group: str = ALL, k: int = 5,
-                labels: dict[str, str] | None = None) -> tuple[list[Effect], list[Effect]]:
-    """Return the ``k`` properties that most raise and most lower a judge's preference."""
+                labels: dict[str, str] | None = None
+                ) -> tuple[list[Effect], list[Effect], list[Effect]]:
+    """Return a judge's effects in one group: credibly raising, credibly lowering, unclear.
+
+    An effect is credible when its interval excludes 50%; up to ``k`` of each
+    direction are returned, strongest first, and every other property as unclear.
+    """
     rows = profiles[(profiles["judge"] == judge) & (profiles["group"] == group)]
-    rows = rows.sort_values("mean", ascending=False)
-    labels = labels or {}
+    effects = [_effect(r, labels or {}) for _, r in rows.sort_values(
+        "mean", ascending=False).iterrows()]
+    up = [e for e in effects if e.credible and e.weight > 0][:k]
+    down = [e for e in reversed(effects) if e.credible and e.weight < 0][:k]
+    shown = {e.property for e in up + down}
+    unclear = [e for e in effects if e.property not in shown]
+    return up, down, unclear
 
-    def effect(row: pd.Series) -> Effect:
-        return Effect(row["property"], labels.get(row["property"], row["property"]),
-                      float(row["mean"]), float(probability_preferred(row["mean"])),
-                      float(probability_preferred(row["lower"])),
-                      float(probability_preferred(row["upper"])))
 
-    raise_ = [effect(r) for _, r in rows.head(k).iterrows() if r["mean"] > 0]
-    lower = [effect(r) for _, r in rows.iloc[::-1].head(k).iterrows() if r["mean"] < 0]
-    return raise_, lower
+def _term_summary(terms: pd.DataFrame, judge: str, group: str = ALL) -> list[dict[str, Any]]:
+    rows = terms[(terms["judge"] == judge) & (terms["group"] == group)]
+    return [{"term": r.term, "kind": r.kind, "mean": float(r.mean), "lower": float(r.lower),
+             "upper": float(r.upper), "n_pairs": int(r.n_pairs)}
+            for r in rows.sort_values("mean", ascending=False).itertuples()]
+
+
+def _groups_summary(result: FitResult, judge: str, labels: dict[str, str]) -> list[dict]:
+    """One compact line per fitted group other than 'all'."""
+    out = []
+    diagnostics = result.diagnostics[result.diagnostics["judge"] == judge]
+    quality = result.quality[result.quality["judge"] == judge].set_index("group")
+    for row in diagnostics.itertuples():
+        if row.group == ALL:
+            continue
+        up, down, _ = top_effects(result.profiles, judge, row.group, k=3, labels=labels)
+        held = quality.loc[row.group] if row.group in quality.index else None
+        out.append({
+            "group": row.group, "n_pairs": int(row.n_pairs),
+            "accuracy": None if held is None else _number(held["model_accuracy"]),
+            "length_accuracy": None if held is None else _number(held["length_accuracy"]),
+            "raises": [[e.label, e.probability] for e in up],
+            "lowers": [[e.label, e.probability] for e in down]})
+    return out
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def summarize(study: Study, result: FitResult, schema: PropertySchema,
@@ -125,7 +168,7 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema,
     labels = schema.labels()
     judges = {}
     for judge, n_used in result.used.items():
-        up, down = top_effects(result.profiles, judge, labels=labels)
+        up, down, unclear = top_effects(result.profiles, judge, labels=labels)
         excluded = Counter(x.reason for x in result.exclusions if x.judge == judge)
         groups = result.diagnostics[result.diagnostics["judge"] == judge]
         quality = result.quality[(result.quality["judge"] == judge)
@@ -136,11 +179,16 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema,
             "judge_failed": int(judge_failures.get(judge, 0)),
             "groups": int(len(groups)),
             "not_converged": int((~groups["converged"].astype(bool)).sum()),
-            "raises": [vars(e) for e in up],
-            "lowers": [vars(e) for e in down],
-            "held_out": quality.iloc[0].drop(["judge", "group"]).to_dict()
+            "raises": [asdict(e) for e in up],
+            "lowers": [asdict(e) for e in down],
+            "unclear": [asdict(e) for e in unclear],
+            "terms": _term_summary(result.terms, judge),
+            "held_out": {k: (_number(v) if k not in ("judge", "group") else v)
+                         for k, v in quality.iloc[0].to_dict().items()}
             if len(quality) else None,
+            "other_groups": _groups_summary(result, judge, labels),
         }
+    design = result.term_design
     return {
         "source": info.get("source"),
         "format": info.get("format"),
@@ -148,6 +196,10 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema,
         "pairs": info.get("pairs"),
         "import_excluded": dict(Counter(imports["reason"]).most_common()),
         "properties_fitted": result.properties,
+        "properties_unmeasured": result.unmeasured,
+        "model_terms": None if design is None else {
+            "kind": design.kind, "reason": design.reason, "anchor": design.anchor,
+            "terms": design.width},
         "notes": list(info.get("notes", [])) + result.notes,
         "judges": judges,
         "config": asdict(config),
