@@ -58,7 +58,8 @@ def _print_terms(console: Console, terms: list[dict[str, Any]], k: int = 4) -> N
 def _groups_table(groups: list[dict[str, Any]]) -> Table:
     table = Table(title="other groups (credible effects, strongest first)", title_style="bold",
                   title_justify="left", box=None, pad_edge=False, header_style="dim")
-    for name, justify in (("group", "left"), ("pairs", "right"), ("held-out acc.", "right"),
+    table.add_column("group", no_wrap=True)
+    for name, justify in (("pairs", "right"), ("held-out acc.", "right"),
                           ("length alone", "right"), ("raises", "left"), ("lowers", "left")):
         table.add_column(name, justify=justify)
 
