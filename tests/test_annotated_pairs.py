@@ -201,6 +201,7 @@ def check_against_feedback_forensics(study: Study, judge: str, exported: Path) -
         assert metrics["strength"]["strength"] == pytest.approx(strength), prop
 
 
+@pytest.mark.slow
 def test_feedback_forensics_reads_an_export(cli, tmp_path):
     src = principle_file(tmp_path / "ap.json", n=60)
     study = tmp_path / "study"
