@@ -77,7 +77,7 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def _register() -> None:
-    from . import analysis, demo, llm, report, stages
+    from . import analysis, demo, exploit, llm, report, stages
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -100,6 +100,7 @@ def _register() -> None:
     ):
         app.command(name, rich_help_panel=panel)(function)
     app.add_typer(llm.batch_app, name="batch", rich_help_panel=pipeline)
+    app.add_typer(exploit.exploit_app, name="exploit", rich_help_panel="Audit")
 
 
 _register()
