@@ -43,6 +43,11 @@ MD_IMAGE = "![<svg onload=alert(2)>](http://127.0.0.1:9/tracker.png)"
 MD_TABLE = "| side | text |\n|---|---|\n| <script>alert('cell')</script> | <b>bold cell</b> |"
 MD_PAYLOADS = [FENCE, MD_LINK, MD_IMAGE, MD_TABLE]
 JUDGE_PAYLOAD = "<img src=x onerror=\"document.title='xss-judge'\">"
+RICH = ("## Plan\n\nUse **bold**, *italic*, `code` and snake_case_name.\n\n"
+        "1. First step\n2. Second step\n   - nested *point*\n   - another\n\n"
+        "   ```python\n   def f(x):\n       return x\n   ```\n\n"
+        "> quoted line\n\n| a | b |\n|:--|--:|\n| 1 | 2 |\n| 3 | 4 |\n\n---\n"
+        "See [the docs](https://example.org/a_(b)) and 2 * 3 * 4.")
 STUDY_JUDGES = ["human", "gpt-4-1106-preview", JUDGE_PAYLOAD]
 PAPER_JUDGES = ["human", "gpt-4-1106-preview", "llama-2-7b"]
 PAPER_GROUPS = ["Code", "Advice", "Creative Writing", "intent_unclear"]
@@ -80,7 +85,8 @@ def hostile_pairs(n: int = 120) -> list[dict]:
             "query": f"Question {i} {payload}",
             "response_a": ("Sure! Here is a detailed answer. " * (8 if long_a else 1))
             + payload + "\n\n" + markdown,
-            "response_b": ("Here you go. " * (1 if long_a else 8)) + payload,
+            "response_b": ("Here you go. " * (1 if long_a else 8)) + payload
+            + ("\n\n" + RICH if i == n - 1 else ""),
             "model_a": f"model-{i % 3}",
             "model_b": "baseline-model",
             "scenario": "Code" if i % 3 else "Advice",
@@ -208,10 +214,15 @@ def phone(browser, hostile):
     page.close()
 
 
+def data_block(html: str) -> str:
+    """The text of the report's JSON data element."""
+    return re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
+                     html, re.S).group(1)
+
+
 def decode_report(html: str) -> tuple[dict, list[str]]:
     """The report's data and its texts, decoded here independently of the library."""
-    data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>',
-                     html, re.S).group(1)
+    data = data_block(html)
     packed = re.search(r'<script type="text/plain" id="report-texts">(.*?)</script>',
                        html, re.S).group(1)
     texts = json.loads(gzip.decompress(base64.b64decode(packed.strip())).decode("utf-8"))
@@ -243,7 +254,8 @@ def test_report_file_carries_every_text_and_name_literally(hostile):
     assert set(data["pairs"]["models"]) == {"model-0", "model-1", "model-2", "baseline-model"}
     # outside the packed data, no payload appears as markup anywhere in the file
     for payload in [*HTML_PAYLOADS.values(), JUDGE_PAYLOAD, "<b>bold cell</b>"]:
-        assert payload not in html
+        assert payload not in html and json.dumps(payload)[1:-1] not in html
+    assert "<" not in data_block(html)  # names in the JSON data cannot open or close a tag
     assert html.count("</script>") == 3
 
 
@@ -515,6 +527,33 @@ def test_hostile_texts_render_as_inert_literal_text(desktop):
     desktop.clean()  # the remote image was never requested
 
 
+def test_markdown_is_rendered_with_its_structure(desktop):
+    view = desktop.page
+    desktop.show("samples")
+    view.fill("#sample-search", "Question 119 ")
+    desktop.wait_text("#sample-count", "1 pair matches")
+    view.locator("#samples-list tr.pair-row").first.click()
+    text = view.locator("#samples-detail .response-b")
+    assert text.locator(".md-h2").text_content() == "Plan"
+    assert text.locator("strong").all_text_contents() == ["bold"]
+    assert text.locator("em").all_text_contents() == ["italic", "point"]
+    assert text.locator("code.md-inline-code").text_content() == "code"
+    assert "snake_case_name" in text.text_content()  # underscores inside words stay
+    assert text.locator("ol.md-list > li").count() == 2
+    assert text.locator("ol.md-list ul.md-list > li").all_text_contents() == [
+        "nested point", "another"]
+    assert text.locator("ol pre.md-code code").text_content() == "def f(x):\n    return x"
+    assert text.locator("blockquote").text_content().strip() == "quoted line"
+    assert text.locator(".md-table td").all_text_contents() == ["1", "2", "3", "4"]
+    assert text.locator(".md-table td.md-right").count() == 2
+    assert text.locator("hr").count() == 1
+    assert text.locator(".md-link").text_content() == "the docs (https://example.org/a_(b))"
+    assert "2 * 3 * 4." in text.text_content()
+    view.check("#sample-plain")  # the exact characters, on demand
+    assert RICH in view.locator("#samples-detail .response-b pre.plain").text_content()
+    desktop.clean()
+
+
 # -- phone -------------------------------------------------------------------------------------
 def test_every_view_on_a_phone(phone):
     view = phone.page
@@ -545,6 +584,7 @@ def test_every_view_on_a_phone(phone):
     assert "Question 5" in query.text_content() and query.bounding_box()["width"] <= 390
     assert phone.horizontal_overflow() == 0
     phone.shot("samples-phone")
+    view.screenshot(path=str(SHOTS / "samples-phone-open-pair.png"))  # what the reader sees
     view.locator("#samples-list tr.pair-row").nth(6).click()
     assert 0 <= view.locator("#pair-title").bounding_box()["y"] < 120
     phone.show("diagnostics")

@@ -4,7 +4,13 @@
    hover tooltips. */
 
 function chartWidth(host) { return Math.max(280, Math.floor(host.getBoundingClientRect().width) || 900); }
-function textWidth(text, size) { return String(text).length * size * 0.56; }
+var measurer = null;
+// The rendered width of a label (a canvas measures text without touching the page).
+function textWidth(text, size, weight) {
+  measurer = measurer || document.createElement("canvas").getContext("2d");
+  measurer.font = (weight || 400) + " " + size + "px " + getComputedStyle(document.body).fontFamily;
+  return Math.ceil(measurer.measureText(String(text)).width);
+}
 
 function marker(shape, color, x, y, size) {
   if (shape === "diamond") {
@@ -31,14 +37,14 @@ function forestPlot(spec) {
                         Math.round(width * (small ? 0.34 : 0.26)));
   var left = labelW, right = width - (small ? 18 : 26), plotW = right - left;
   var rowH = Math.max(small ? 20 : 24, 8 + (small ? 8 : 10) * n);
-  var top = 34, height = top + spec.rows.length * rowH;
-  var tall = height > 520, bottom = height + 34;
+  var tall = 34 + spec.rows.length * rowH > 520;
+  var top = tall ? 34 : 10, height = top + spec.rows.length * rowH, bottom = height + 34;
   var lo = spec.domain[0], hi = spec.domain[1];
   var x = function (p) { return left + (Math.max(lo, Math.min(hi, p)) - lo) / (hi - lo) * plotW; };
   var chart = svg("svg", {width: width, height: bottom, viewBox: "0 0 " + width + " " + bottom, role: "img",
                           "aria-label": spec.caption, "class": "chart forest", id: spec.id});
   var span = hi - lo, step = span > 0.6 ? (small ? 0.25 : 0.1) : (span > 0.3 ? 0.1 : 0.05);
-  function axis(y, below) {
+  function axis(y, below) {  // tick labels above (y is the top edge) or below the plot
     for (var t = Math.ceil(lo / step - 1e-9) * step; t <= hi + 1e-9; t += step) {
       chart.appendChild(svg("text", {x: x(t), y: below ? y + 14 : y - 6, "text-anchor": "middle", "font-size": 11,
                                      fill: "#4b5565", "class": "tick"}, pct(t, 0)));
@@ -47,8 +53,8 @@ function forestPlot(spec) {
   for (var t = Math.ceil(lo / step - 1e-9) * step; t <= hi + 1e-9; t += step) {
     chart.appendChild(svg("line", {x1: x(t), x2: x(t), y1: top - 4, y2: height, stroke: "#e6e9ee"}));
   }
-  axis(top - 4, false);
-  if (tall) { axis(height, true); }
+  if (tall) { axis(top - 4, false); }  // a tall chart: the axis at the top too
+  axis(height, true);
   spec.rows.forEach(function (row, i) {
     var y0 = top + i * rowH;
     if (i % 2 === 0) { chart.appendChild(svg("rect", {x: 0, y: y0, width: width, height: rowH, fill: "#f6f7f9"})); }
@@ -100,7 +106,7 @@ function forestLegend(series) {
 /* Heatmap of a similarity block: {judges, matrix, lower, upper}; bold: the study's judges. */
 function heatmap(block, width, bold, id) {
   var names = block.judges, n = names.length, size = 11;
-  var labelW = Math.min(Math.max.apply(null, names.map(function (s) { return textWidth(s, size); })) + 10, Math.round(width * 0.3));
+  var labelW = Math.min(Math.max.apply(null, names.map(function (s) { return textWidth(s, size, 700); })) + 12, Math.round(width * 0.3));
   // Column labels run up and to the right at 55 degrees: leave room for the last one.
   var pad = Math.round(labelW * Math.cos(55 * Math.PI / 180)) + 4;
   var cell = Math.max(3, Math.min(46, Math.floor((width - labelW - pad) / n)));
@@ -109,7 +115,12 @@ function heatmap(block, width, bold, id) {
   var showValues = cell >= 24;
   var chart = svg("svg", {width: w, height: h, viewBox: "0 0 " + w + " " + h, role: "img", id: id, "class": "chart heatmap",
                           "aria-label": "Judge similarity heatmap of " + plural(n, "judge") + "; the values are in the table below."});
-  function clip(name) { var max = Math.floor((labelW - 8) / (size * 0.56)); return name.length > max ? name.slice(0, max - 1) + "\u2026" : name; }
+  function clip(name) {
+    if (textWidth(name, size, 700) <= labelW - 10) { return name; }
+    var cut = name;
+    while (cut.length > 1 && textWidth(cut + "\u2026", size, 700) > labelW - 10) { cut = cut.slice(0, -1); }
+    return cut + "\u2026";
+  }
   names.forEach(function (name, i) {
     var weight = bold.indexOf(name) >= 0 ? 700 : 400;
     var rowName = tip(svg("g"), name), columnName = tip(svg("g"), name);
@@ -165,8 +176,9 @@ function waterfall(items, predicted, width) {
   var chart = svg("svg", {width: width, height: height, viewBox: "0 0 " + width + " " + height, id: "waterfall-svg", role: "img", "class": "chart",
                           "aria-label": "Waterfall of each property's Shapley value, from 50% to the predicted " + pct(predicted) + " for A; the values are in the table below."});
   chart.appendChild(svg("line", {x1: x(0.5), x2: x(0.5), y1: 24, y2: height - 6, stroke: "#5b6472", "stroke-dasharray": "4 3"}));
-  chart.appendChild(svg("text", {x: x(0.5), y: 14, "text-anchor": "middle", "font-size": 11, fill: "#4b5565"}, "50%"));
-  chart.appendChild(svg("text", {x: left - 8, y: 14, "text-anchor": "end", "font-size": 11, fill: "#4b5565"}, "\u2190 toward B | toward A \u2192"));
+  chart.appendChild(svg("text", {x: x(0.5) - 6, y: 14, "text-anchor": "end", "font-size": 11, fill: TOWARD_B}, "\u2190 toward B"));
+  chart.appendChild(svg("text", {x: x(0.5) + 6, y: 14, "font-size": 11, fill: TOWARD_A}, "toward A \u2192"));
+  chart.appendChild(svg("text", {x: left - 8, y: 14, "text-anchor": "end", "font-size": 11, fill: "#4b5565"}, "from 50%"));
   level = 0.5;
   items.forEach(function (it, i) {
     var y = 28 + i * rowH, start = level, end = level + it.value;

@@ -7,7 +7,7 @@
 var MD_FENCE = /^ {0,3}(`{3,}|~{3,})\s*([^\s`]*)/;
 var MD_HEADING = /^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$/;
 var MD_RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
-var MD_ITEM = /^( *)([-*+]|\d{1,9}[.)])[ \t]+(.*)$/;
+var MD_ITEM = /^( *)([-*+]|\d{1,9}[.)])( +|\t)(.*)$/;
 var MD_QUOTE = /^ {0,3}>[ ]?(.*)$/;
 var MD_TABLE_RULE = /^ *\|? *:?-+:? *(\| *:?-+:? *)*\|? *$/;
 var MD_MAX_DEPTH = 8;
@@ -122,7 +122,8 @@ function mdList(lines, start, depth) {
   while (i < lines.length) {
     var m = MD_ITEM.exec(lines[i]);
     if (!m || m[1].length !== indent || /\d/.test(m[2]) !== ordered) { break; }
-    var content = indent + m[2].length + 1, body = [m[3]];
+    // the item's text starts after the marker and its spaces (more than 4: 1, CommonMark)
+    var content = indent + m[2].length + (m[3].length > 4 ? 1 : m[3].length), body = [m[4]];
     i++;
     while (i < lines.length) {
       var line = lines[i], lead = line.length - line.replace(/^ +/, "").length;
@@ -193,7 +194,7 @@ function mdInline(text, depth) {
                          "[image: " + (m[1] || "no description") + "]",
                          m[2] ? el("span", {class: "md-url", text: " (" + m[2] + ")"}) : null));
     } else if (best.kind === "link") {
-      out.appendChild(el("span", {class: "md-link"}, mdInline(m[1], depth + 1),
+      out.appendChild(el("span", {class: "md-link"}, el("span", {class: "md-link-text"}, mdInline(m[1], depth + 1)),
                          m[2] ? el("span", {class: "md-url", text: " (" + m[2] + ")"}) : null));
     } else if (best.kind === "autolink") {
       out.appendChild(el("span", {class: "md-url", text: m[1]}));

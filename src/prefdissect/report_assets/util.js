@@ -124,13 +124,15 @@ function table(columns, rows, caption) {
     var tr = el("tr");
     columns.forEach(function (c) {
       var value = c.value(row);
-      var td = el("td", {class: c.num ? "num" : null});
+      var td = el("td", {class: c.num ? "num" : null, "data-label": c.title});
       if (value instanceof Node) { td.appendChild(value); } else { td.textContent = value === undefined ? "" : value; }
       tr.appendChild(td);
     });
     body.appendChild(tr);
   });
-  return el("div", {class: "table-wrap"}, el("table", {}, caption ? el("caption", {text: caption}) : null,
+  // Wide tables become one card per row on a phone (each value beside its column's name).
+  return el("div", {class: "table-wrap" + (columns.length > 5 ? " stackable" : "")},
+            el("table", {}, caption ? el("caption", {text: caption}) : null,
                                               el("thead", {}, head), body));
 }
 function disclosure(summary, content, open) {
