@@ -396,6 +396,11 @@ def test_choosing_a_paper_scenario_shows_the_papers_judges(desktop, hostile):
         for prop, p in drawn.items():
             assert p == pytest.approx(sigmoid(paper_weight(j, 0, schema.index(prop))), abs=2e-6)
     assert plotted(view, "human")  # the study's own Code group beside them
+    colours = view.locator("#dissection-svg g.mark-group .mark").evaluate_all(
+        "nodes => nodes.map(n => [n.parentNode.getAttribute('data-judge'),"
+        " n.getAttribute(n.tagName === 'circle' ? 'fill' : 'stroke')])")
+    hue = dict(colours)
+    assert len(hue) == 5 and len(set(hue.values())) == 5  # a hue per judge, none shared
     view.select_option("#group-select", "Creative Writing")  # the paper's alone
     assert len(plotted(view, "paper:human")) == 29
     assert plotted(view, "human") == {}

@@ -97,15 +97,26 @@ function dissectionView(panel) {
     append(controls, el("div", {class: "field wide"}, el("span", {class: "field-caption", text: "This study's judges"}), checks));
     if (REFERENCE_JUDGES.length) {
       var paperChecks = el("div", {class: "checks", id: "reference-checks", role: "group", "aria-label": "The paper's judges"});
+      var swatches = {};
+      var recolour = function () {
+        REFERENCE_JUDGES.forEach(function (j) {
+          var next = swatch("diamond", judgeColor(j, state.paper));
+          swatches[j].parentNode.replaceChild(next, swatches[j]);
+          swatches[j] = next;
+        });
+      };
       REFERENCE_JUDGES.forEach(function (judge) {
         var input = el("input", {type: "checkbox", value: judge});
         input.checked = state.paper.indexOf(judge) >= 0;
         input.addEventListener("change", function () {
-          state.paper = REFERENCE_JUDGES.filter(function (j) { return j === judge ? input.checked : state.paper.indexOf(j) >= 0; });
+          // in the order chosen, so that each newly chosen judge takes the next free hue
+          state.paper = input.checked ? state.paper.concat([judge]) : state.paper.filter(function (j) { return j !== judge; });
           summary.textContent = paperSummary();
+          recolour();
           render();
         });
-        append(paperChecks, el("label", {class: "check"}, input, swatch("diamond", judgeColor(judge)), judge));
+        swatches[judge] = swatch("diamond", judgeColor(judge, state.paper));
+        append(paperChecks, el("label", {class: "check"}, input, swatches[judge], judge));
       });
       var paperSummary = function () { return "The paper's judges (" + state.paper.length + " of " + REFERENCE_JUDGES.length + " shown; published means)"; };
       var summary = el("summary", {text: paperSummary()});
@@ -134,7 +145,7 @@ function dissectionView(panel) {
   function draw() {
     clear(host); clear(below);
     var group = state.group, judges = shown().filter(function (j) { return PROFILE[j] && PROFILE[j][group]; });
-    var absent = shown().filter(function (j) { return judges.indexOf(j) < 0; });
+    var absent = shown().filter(function (j) { return judges.indexOf(j) < 0 && (studyGroup(group) || isReference(j)); });
     var notes = [];
     if (!studyGroup(group)) { notes.push("This study has no group \u201c" + group + "\u201d; showing the paper's judges."); }
     if (group === "all" && judges.some(isReference) && paperGroup("all")) { notes.push("The paper's \u201call\u201d is the " + paperGroup("all").note + ", not a fit on all its pairs."); }
@@ -178,16 +189,16 @@ function dissectionView(panel) {
     var series = judges.map(function (j) {
       var points = {};
       rows.forEach(function (p) { points[p] = PROFILE[j][group][p]; });
-      return {key: j, label: j, color: judgeColor(j), shape: isReference(j) ? "diamond" : "dot", points: points};
+      return {key: j, label: j, color: judgeColor(j, state.paper), shape: isReference(j) ? "diamond" : "dot", points: points};
     });
     host.appendChild(forestPlot({
       id: "dissection-svg", width: chartWidth(host) - 2, domain: domain, series: series,
       rows: rows.map(function (p) { return {id: p, label: label(p), title: label(p) + ": " + ((PROP_BY_NAME[p] || {}).description || "")}; }),
-      caption: "Forest plot of the probability of preferred in group " + group + " for " + plural(rows.length, "property") +
+      caption: "Forest plot of the probability of preferred in group " + group + " for " + plural(rows.length, "property", "properties") +
         " and " + plural(judges.length, "judge") + " (" + judges.join(", ") + "); the exact values are in the table below the chart."}));
     host.appendChild(forestLegend(series));
     if (hidden.length) {
-      notes.push(plural(hidden.length, "property") + " only the paper's judges have (this study did not measure them) " +
+      notes.push(plural(hidden.length, "property", "properties") + " only the paper's judges have (this study did not measure them) " +
                  (hidden.length === 1 ? "is" : "are") + " hidden.");
     }
     if (notes.length) { below.appendChild(bulletList(notes)); }

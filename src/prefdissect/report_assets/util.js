@@ -48,7 +48,7 @@ function missing(x) { return x === null || x === undefined || (typeof x === "num
 function pct(p, digits) { return missing(p) ? "" : (100 * p).toFixed(digits === undefined ? 1 : digits) + "%"; }
 function num(x, digits) { return missing(x) ? "" : Number(x).toFixed(digits); }
 function signed(x, digits) { return missing(x) ? "" : (x >= 0 ? "+" : "\u2212") + Math.abs(x).toFixed(digits); }
-function plural(n, word) { return n + " " + word + (n === 1 ? "" : "s"); }
+function plural(n, word, many) { return n + " " + (n === 1 ? word : (many || word + "s")); }
 function debounce(fn, ms) {
   var timer = null;
   return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
@@ -63,11 +63,13 @@ var JUDGES = DATA.judges;  // {key, name, source, origin}
 var STUDY_JUDGES = JUDGES.filter(function (j) { return j.source === "study"; }).map(function (j) { return j.key; });
 var REFERENCE_JUDGES = JUDGES.filter(function (j) { return j.source === "reference"; }).map(function (j) { return j.key; });
 function isReference(key) { return REFERENCE_JUDGES.indexOf(key) >= 0; }
-function judgeColor(key) {
+// A study judge's colour is fixed by its place among the study's judges; the paper's 33
+// share 8 hues, so they take them in the order they were chosen (`chosen`).
+function judgeColor(key, chosen) {
   var i = STUDY_JUDGES.indexOf(key);
   if (i >= 0) { return STUDY_COLORS[i % STUDY_COLORS.length]; }
-  i = REFERENCE_JUDGES.indexOf(key);
-  return REFERENCE_COLORS[Math.max(0, i) % REFERENCE_COLORS.length];
+  i = (chosen || []).indexOf(key);
+  return i < 0 ? "#9aa3b0" : REFERENCE_COLORS[i % REFERENCE_COLORS.length];
 }
 // PROFILE[judge key][group][property] = {mean, sd, lower, upper, n}
 var PROFILE = (function () {
