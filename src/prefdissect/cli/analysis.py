@@ -95,11 +95,10 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of "
                                                   "tables.")] = False) -> None:
     """Explain one pair: each property's Shapley value toward the judge's choice."""
-    import pandas as pd
     from rich.table import Table
 
     from ..errors import UsageError
-    from ..explanations import explain as explain_pair
+    from ..explanations import explain_in_study
     from ..judgments import judge_names
     from ..properties import load_schema
     from ..study import Study
@@ -109,20 +108,13 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
     if pair_id not in pairs.index:
         raise UsageError(f"{study}: no pair with id '{pair_id}'; ids look like "
                          f"{', '.join(map(str, pairs.index[:3]))}")
-    path = target.path("comparisons.parquet")
-    if not path.exists():
-        raise UsageError(f"{study}: no comparisons.parquet yet; run `prefdissect fit` first")
-    comparisons = pd.read_parquet(path).set_index("pair_id").loc[pair_id]
     profiles = target.profiles()
     judgments = target.judgments()
     labels = load_schema().labels()
     chosen = judge or [j for j in judge_names(judgments) if j in set(profiles["judge"])]
     results = []
     for name in chosen:
-        profile = profiles[(profiles["judge"] == name) & (profiles["group"] == group)]
-        if profile.empty:
-            raise UsageError(f"no profile for judge '{name}' in group '{group}'")
-        result = explain_pair(pair_id, comparisons, profile, name, group, labels)
+        result = explain_in_study(target, pair_id, name, group, labels)
         actual = judgments[(judgments["judge"] == name) & (judgments["pair_id"] == pair_id)]
         results.append((result, actual["label"].iloc[0] if len(actual) else None))
     if as_json:
@@ -145,7 +137,8 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
         scale = float(rows["shapley"].abs().max()) if len(rows) else 0.0
         view = Table("property", "better", "weight", "Shapley (pp)", "", box=None)
         for row in rows.itertuples():
-            view.add_row(literal(row.label), "A" if row.comparison > 0 else "B",
+            side = "A" if row.comparison > 0 else "B"
+            view.add_row(literal(row.label), side if row.kind == "property" else f"{side}'s model",
                          f"{row.weight:+.3f}", f"{100 * row.shapley:+.2f}",
                          _bar(row.shapley, scale))
         console.print(view)
