@@ -201,8 +201,13 @@ def waterfall_figure(explanation: Explanation):
         level += row.shapley
     ax.axvline(50, color="#888888", ls="--", lw=1)
     ax.axvline(100 * explanation.p_a, color="#1d2430", lw=1.5)
-    ax.set_yticks(range(len(rows)), [f"{r.label} ({'A' if r.comparison > 0 else 'B'} better)"
-                                     for r in rows.itertuples()], fontsize=9)
+    def name(r) -> str:
+        side = "A" if r.comparison > 0 else "B"
+        if getattr(r, "kind", "property") == "model term":
+            return f"{r.label} ({side}'s model)"
+        return f"{r.label} ({side} better)"
+
+    ax.set_yticks(range(len(rows)), [name(r) for r in rows.itertuples()], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlabel("P(A preferred), %: bars toward A right, toward B left")
     ax.set_title(f"{explanation.pair_id}: {explanation.judge} predicts "

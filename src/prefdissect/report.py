@@ -38,13 +38,15 @@ from .reference import SCENARIOS
 from .similarity import similarity
 from .study import Study
 
-SCRIPTS = ("util.js", "markdown.js", "charts.js", "samples.js", "report.js")
+SCRIPTS = ("util.js", "markdown.js", "charts.js", "samples.js", "leaderboard.js", "report.js")
 """The page's script, in order; concatenated into one inline script."""
 NO_LABEL = "-"
 OPTIONAL_TABLES = {"quality": "fit_quality.csv", "diagnostics": "fit_diagnostics.csv",
                    "judge_stats": "judge_stats.csv",
                    "consistency": "annotation_consistency.csv",
-                   "agreement": "agreement.csv"}
+                   "agreement": "agreement.csv", "terms": "terms.csv",
+                   "scores": "scores.csv", "score_components": "score_components.csv",
+                   "families": "families.csv"}
 """Report key -> study file shown when present (a missing file is an empty section)."""
 
 

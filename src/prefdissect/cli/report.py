@@ -51,8 +51,6 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
          dpi: Annotated[int, typer.Option("--dpi", help="Resolution of PNG files.")] = 200,
          ) -> None:
     """Write a publication figure with matplotlib."""
-    import pandas as pd
-
     from ..errors import UsageError
 
     if figure not in FIGURES:
@@ -62,7 +60,7 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
     if figure == "waterfall" and not pair:
         raise UsageError("the waterfall figure needs --pair PAIR_ID")
     from .. import figures
-    from ..explanations import explain as explain_pair
+    from ..explanations import explain_in_study
     from ..panel import REFERENCE, STUDY, build_panel
     from ..properties import load_schema
     from ..similarity import similarity
@@ -73,17 +71,7 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
     labels = load_schema().labels()
     if figure == "waterfall":
         name = (judge or list(dict.fromkeys(profiles["judge"])))[0]
-        path = target.path("comparisons.parquet")
-        if not path.exists():
-            raise UsageError(f"{study}: no comparisons.parquet; run `prefdissect fit` first")
-        comparisons = pd.read_parquet(path).set_index("pair_id")
-        if pair not in comparisons.index:
-            raise UsageError(f"{study}: no pair with id '{pair}'")
-        profile = profiles[(profiles["judge"] == name) & (profiles["group"] == group)]
-        if profile.empty:
-            raise UsageError(f"no profile for judge '{name}' in group '{group}'")
-        fig = figures.waterfall_figure(explain_pair(pair, comparisons.loc[pair], profile, name,
-                                                    group, labels))
+        fig = figures.waterfall_figure(explain_in_study(target, pair, name, group, labels))
     else:
         # The study's judges and the paper's stay apart even where names coincide.
         panel = build_panel([(target.root.resolve().name, profiles)], _reference(reference))

@@ -43,6 +43,25 @@ function explainsText(judge, group) {
     (q.n_pairs ? " (" + q.n_pairs + " pairs)" : "");
 }
 
+// ---- model terms -----------------------------------------------------------------------------
+function termRows(judge, group) {
+  return DATA.terms.rows.filter(function (r) { return r.judge === judge && r.group === group; });
+}
+function termsText(judge, group) {
+  var rows = termRows(judge, group);
+  if (!rows.length) { return ""; }
+  if (rows[0].kind === "baseline") {
+    var t = rows[0];
+    return "; model term " + t.term + " " + signed(t.mean, 2) + " [" + signed(t.lower, 2) + ", " + signed(t.upper, 2) +
+      "] (with the responses equal on every property, " + (t.term === "side A" ? "side A" : "the baseline") +
+      " wins " + pct(sigmoid(t.mean)) + ")";
+  }
+  var sorted = rows.slice().sort(function (a, b) { return b.mean - a.mean; });
+  return "; " + rows.length + " model strengths beside the properties (vs " + rows[0].anchor + "; strongest " +
+    sorted[0].term + " " + signed(sorted[0].mean, 2) + ", weakest " + sorted[sorted.length - 1].term + " " +
+    signed(sorted[sorted.length - 1].mean, 2) + ")";
+}
+
 // ---- dissection view --------------------------------------------------------------------------
 function dissectionView(panel) {
   var state = {group: (GROUPS.filter(function (g) { return g.source === "study"; })[0] || GROUPS[0] || {name: "all"}).name,
@@ -132,7 +151,7 @@ function dissectionView(panel) {
     var lines = state.judges.filter(function (j) { return PROFILE[j] && PROFILE[j][state.group]; }).map(function (j) {
       var out = leftOut(j);
       return el("span", {}, el("strong", {text: j + ": "}), explainsText(j, state.group),
-                out.length ? "; left out: " + leftOutText(out) : "");
+                termsText(j, state.group), out.length ? "; left out: " + leftOutText(out) : "");
     });
     var every = leftOut(null);
     if (every.length) { lines.push(el("span", {}, "Left out for every judge: " + leftOutText(every) + ".")); }
@@ -387,10 +406,12 @@ function diagnosticsView(panel) {
 // ---- tabs -----------------------------------------------------------------------------------------
 var VIEWS = [
   {id: "dissection", title: "Dissection", render: dissectionView},
+  {id: "leaderboard", title: "Leaderboard", render: leaderboardView},
   {id: "judges", title: "Judges", render: judgesView},
   {id: "samples", title: "Samples", render: samplesView},
   {id: "diagnostics", title: "Diagnostics", render: diagnosticsView}
 ];
+if (!SCORES.length) { VIEWS = VIEWS.filter(function (v) { return v.id !== "leaderboard"; }); }  // no `scores` run
 var nav = document.getElementById("tabs"), main = document.getElementById("views");
 var current = null;
 VIEWS.forEach(function (view, k) {

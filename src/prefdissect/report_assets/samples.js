@@ -239,9 +239,17 @@ function samplesView(panel) {
   };
 }
 
-// Extra, non-property terms of a judge's prediction for pair i (e.g. model strengths):
-// each {label, contribution (logit), kind}. The study's profiles have none yet.
-function explanationTerms(judge, group, i) { return []; }
+// The model terms of a judge's prediction for pair i (a fixed baseline's edge, the two
+// models' strengths): each {label, contribution (logit), kind}, one bar per term.
+function explanationTerms(judge, group, i) {
+  var out = [];
+  termRows(judge, group).forEach(function (t) {
+    var x = t.kind === "baseline" ? (t.anchor && modelName(P.model_b[i]) === t.anchor ? -1 : 1) :
+      (modelName(P.model_a[i]) === t.term ? 1 : 0) - (modelName(P.model_b[i]) === t.term ? 1 : 0);
+    if (x && !missing(t.mean)) { out.push({label: "model term: " + t.term, contribution: x * t.mean, kind: "model term"}); }
+  });
+  return out;
+}
 
 function value(x) { return missing(x) ? "" : (Number.isInteger(x) ? String(x) : num(x, 2)); }
 function compareText(name, values) {
