@@ -55,3 +55,16 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"real datasets not found at {SHARED} (set PREFDISSECT_SHARED_DATA)")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def alpaca_study(tmp_path_factory) -> Path:
+    """The shared AlpacaEval data dissected once (heuristic annotator, default options)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED} (set PREFDISSECT_SHARED_DATA)")
+    out = tmp_path_factory.mktemp("alpaca") / "study"
+    result = run_cli("dissect", str(SHARED / "alpaca_eval"), "--format", "alpaca-eval",
+                     "--out", str(out))
+    assert result.code == 0, result.err
+    (out / "dissect_output.txt").write_text(result.text)
+    return out

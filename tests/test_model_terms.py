@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,9 @@ def test_auto_chooses_a_baseline_term_only_for_a_fixed_side_a():
     fixed = _pairs(["base"] * 3, ["x", "y", "z"])
     kind, reason = choose_terms(fixed, "auto")
     assert kind == "baseline" and "side A is always base" in reason
-    assert term_design(fixed, kind).names == ["side A (base)"]
+    assert term_design(fixed, kind).names == ["baseline (base)"]
+    flipped = term_design(_pairs(["x", "y"], ["base"] * 2), "baseline")
+    assert flipped.names == ["baseline (base)"] and flipped.columns.ravel().tolist() == [-1, -1]
     mixed = _pairs(["x", "y", "base"], ["base", "x", "y"])
     assert choose_terms(mixed, "auto")[0] == "none"
     assert choose_terms(_pairs([None] * 2, [None] * 2), "auto")[0] == "none"
@@ -108,7 +111,7 @@ def test_a_fixed_baseline_term_absorbs_the_baselines_edge():
     result = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=5))
     assert result.term_design.kind == "baseline"
     term = result.terms.query("group == 'all'").iloc[0]
-    assert term["term"] == "side A (m9)" and term["n_pairs"] == 8000
+    assert term["term"] == "baseline (m9)" and term["n_pairs"] == 8000
     assert term["lower"] <= 1.2 <= term["upper"] and term["upper"] - term["lower"] < 0.4
     quality = result.quality.set_index("group").loc["all"]
     # one side-A term alone is the base rate itself; the properties add to it
@@ -156,16 +159,16 @@ def test_nuts_gives_each_problem_its_own_random_key():
 
 @pytest.mark.shared_data
 def test_alpaca_eval_gets_a_baseline_term_and_per_model_fits_beat_the_base_rate(
-        shared_data, cli, tmp_path):
-    out = tmp_path / "alpaca"
-    result = cli("dissect", str(shared_data / "alpaca_eval"), "--format", "alpaca-eval",
-                 "--out", str(out))
-    assert result.code == 0, result.err
-    assert "model terms: baseline (side A is always gpt4_1106_preview" in result.text
-    summary = json.loads((out / "summary.json").read_text())
+        alpaca_study, cli, tmp_path):
+    text = (alpaca_study / "dissect_output.txt").read_text()
+    assert "model terms: baseline (side A is always gpt4_1106_preview" in text
+    summary = json.loads((alpaca_study / "summary.json").read_text())
     assert summary["model_terms"]["kind"] == "baseline"
-    lengthy = pd.read_csv(out / "profiles.csv").query("group == 'all' and property == 'lengthy'")
-    assert 0.95 < lengthy["mean"].item() < 1.2  # +1.745 without the term
+    profiles = pd.read_csv(alpaca_study / "profiles.csv").query("group == 'all'")
+    lengthy = profiles.set_index("property").loc["lengthy", "mean"]
+    assert 0.95 < lengthy < 1.2  # +1.745 without the term
+    out = tmp_path / "per-model"
+    shutil.copytree(alpaca_study, out)
     result = cli("fit", str(out), "--group-by", "model_b")
     assert result.code == 0, result.err
     quality = pd.read_csv(out / "fit_quality.csv")

@@ -14,12 +14,22 @@ from typing import Any
 import pandas as pd
 
 from .annotations import Progress, make_annotator, query_traits
-from .comparisons import resolve
+from .comparisons import Comparisons, resolve
+from .errors import UsageError
 from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
 from .judgments import judgments_to_frame
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
 from .properties import PropertySchema, load_schema
+from .scores import (
+    ScoreConfig,
+    ScoreResult,
+    family_names,
+    family_spread,
+    model_scores,
+    published_leaderboard,
+)
+from .scores import spread as family_spread_value
 from .study import Study
 
 
@@ -63,19 +73,27 @@ def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
     return run
 
 
-def fit(study: Study, schema: PropertySchema | None = None,
-        config: FitConfig | None = None) -> FitResult:
-    """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
-    schema = schema or load_schema()
+def study_comparisons(study: Study, schema: PropertySchema) -> tuple[pd.DataFrame, Comparisons]:
+    """Return the study's pairs and their comparisons under ``schema``.
+
+    Where the data has no scenarios, the ones the LLM annotator assigned are used.
+    """
     pairs = study.pairs()
     info = study.query_info()
     if info is not None and pairs["scenario"].isna().all():
         # the data has no scenarios: use the ones the LLM annotator assigned
         found = info.dropna(subset=["scenario"]).set_index("pair_id")["scenario"]
         pairs = pairs.assign(scenario=pairs["id"].map(found))
-    comparisons = resolve(study.annotations(), pairs["id"], schema)
+    return pairs, resolve(study.annotations(), pairs["id"], schema)
+
+
+def fit(study: Study, schema: PropertySchema | None = None,
+        config: FitConfig | None = None) -> FitResult:
+    """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
+    schema = schema or load_schema()
+    pairs, comparisons = study_comparisons(study, schema)
     result = fit_profiles(pairs, study.judgments(), comparisons, config,
-                          traits=query_traits(info))
+                          traits=query_traits(study.query_info()))
     study.write_frame("comparisons.parquet", comparisons.values.reset_index())
     study.write_frame("profiles.csv", result.profiles)
     study.write_frame("terms.csv", result.terms)
@@ -84,6 +102,50 @@ def fit(study: Study, schema: PropertySchema | None = None,
     study.replace_exclusions(result.exclusions, "fit")
     study.write_json("summary.json", summarize(study, result, schema, config or FitConfig()))
     return result
+
+
+def scores(study: Study, schema: PropertySchema | None = None, judges: list[str] | None = None,
+           config: ScoreConfig | None = None, family_map: dict[str, str] | None = None,
+           leaderboard: str | Path | None = None) -> dict[str, ScoreResult]:
+    """Raw and controlled scores of every model, per judge; writes scores.csv and friends.
+
+    Writes ``scores.csv`` (:data:`~prefdissect.scores.SCORE_COLUMNS`, plus
+    ``published_raw`` / ``published_lc`` with a ``leaderboard``),
+    ``score_components.csv`` and, where models form families, ``families.csv``.
+    """
+    schema = schema or load_schema()
+    pairs, comparisons = study_comparisons(study, schema)
+    judgments = study.judgments()
+    present = list(dict.fromkeys(judgments["judge"]))
+    unknown = [j for j in judges or [] if j not in present]
+    if unknown:
+        raise UsageError(f"--judge {', '.join(unknown)}: not in this study; judges: "
+                         f"{', '.join(present)}")
+    results = {j: model_scores(pairs, judgments, comparisons, j, config)
+               for j in (judges or present)}
+    published = published_leaderboard(leaderboard) if leaderboard else None
+    tables, parts, families = [], [], []
+    for result in results.values():
+        names = family_names(list(result.scores["model"]), family_map)
+        result.scores["family"] = result.scores["model"].map(names)
+        if published is not None:
+            result.scores = result.scores.merge(published, on="model", how="left")
+        tables.append(result.scores)
+        parts.append(result.components)
+        spread = family_spread(result.scores, family_map)
+        if published is not None and not spread.empty and "published_lc" in result.scores:
+            lc = result.scores.set_index("model")["published_lc"]
+            spread["published_lc_spread"] = [
+                family_spread_value(lc.reindex(m.split(", "))) for m in spread["models"]]
+        families.append(spread)
+    study.write_frame("scores.csv", pd.concat(tables, ignore_index=True))
+    study.write_frame("score_components.csv", pd.concat(parts, ignore_index=True))
+    found = pd.concat(families, ignore_index=True)
+    if found.empty:
+        study.path("families.csv").unlink(missing_ok=True)
+    else:
+        study.write_frame("families.csv", found)
+    return results
 
 
 @dataclass

@@ -77,7 +77,7 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def _register() -> None:
-    from . import analysis, demo, exploit, llm, report, stages
+    from . import analysis, demo, exploit, llm, report, scores, stages
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -90,6 +90,7 @@ def _register() -> None:
         ("annotate", stages.annotate, pipeline),
         ("judge", llm.judge, pipeline),
         ("fit", stages.fit_command, pipeline),
+        ("scores", scores.scores, analyse),
         ("compare", analysis.compare, analyse),
         ("explain", analysis.explain, analyse),
         ("report", report.report, share),

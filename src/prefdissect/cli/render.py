@@ -40,9 +40,10 @@ def _print_terms(console: Console, terms: list[dict[str, Any]], k: int = 4) -> N
         return
     if terms[0]["kind"] == "baseline":
         t = terms[0]
+        who = "side A" if t["term"] == "side A" else "the baseline"
         console.print(f"model term {literal(t['term'])}: {t['mean']:+.3f} "
                       f"[{t['lower']:+.3f}, {t['upper']:+.3f}] (logit); with the responses "
-                      f"equal on every property, A wins {_pct(_sigmoid(t['mean']))} "
+                      f"equal on every property, {who} wins {_pct(_sigmoid(t['mean']))} "
                       f"[{_pct(_sigmoid(t['lower']))}, {_pct(_sigmoid(t['upper']))}]",
                       highlight=False)
         return
@@ -58,7 +59,8 @@ def _print_terms(console: Console, terms: list[dict[str, Any]], k: int = 4) -> N
 def _groups_table(groups: list[dict[str, Any]]) -> Table:
     table = Table(title="other groups (credible effects, strongest first)", title_style="bold",
                   title_justify="left", box=None, pad_edge=False, header_style="dim")
-    for name, justify in (("group", "left"), ("pairs", "right"), ("held-out acc.", "right"),
+    table.add_column("group", no_wrap=True)
+    for name, justify in (("pairs", "right"), ("held-out acc.", "right"),
                           ("length alone", "right"), ("raises", "left"), ("lowers", "left")):
         table.add_column(name, justify=justify)
 
