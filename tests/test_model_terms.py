@@ -70,7 +70,9 @@ def test_auto_chooses_a_baseline_term_only_for_a_fixed_side_a():
     fixed = _pairs(["base"] * 3, ["x", "y", "z"])
     kind, reason = choose_terms(fixed, "auto")
     assert kind == "baseline" and "side A is always base" in reason
-    assert term_design(fixed, kind).names == ["side A (base)"]
+    assert term_design(fixed, kind).names == ["baseline (base)"]
+    flipped = term_design(_pairs(["x", "y"], ["base"] * 2), "baseline")
+    assert flipped.names == ["baseline (base)"] and flipped.columns.ravel().tolist() == [-1, -1]
     mixed = _pairs(["x", "y", "base"], ["base", "x", "y"])
     assert choose_terms(mixed, "auto")[0] == "none"
     assert choose_terms(_pairs([None] * 2, [None] * 2), "auto")[0] == "none"
@@ -109,7 +111,7 @@ def test_a_fixed_baseline_term_absorbs_the_baselines_edge():
     result = fit_profiles(pairs, judgments, comparisons, FitConfig(folds=5))
     assert result.term_design.kind == "baseline"
     term = result.terms.query("group == 'all'").iloc[0]
-    assert term["term"] == "side A (m9)" and term["n_pairs"] == 8000
+    assert term["term"] == "baseline (m9)" and term["n_pairs"] == 8000
     assert term["lower"] <= 1.2 <= term["upper"] and term["upper"] - term["lower"] < 0.4
     quality = result.quality.set_index("group").loc["all"]
     # one side-A term alone is the base rate itself; the properties add to it

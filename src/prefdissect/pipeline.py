@@ -17,7 +17,7 @@ from .annotations import Progress, make_annotator, query_traits
 from .annotators.scenario import SOURCE as SCENARIO_SOURCE
 from .annotators.scenario import offline_scenarios
 from .comparisons import Comparisons, resolve
-from .errors import UsageError
+from .errors import FitError, UsageError
 from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
 from .judgments import judgments_to_frame
@@ -151,8 +151,18 @@ def scores(study: Study, schema: PropertySchema | None = None, judges: list[str]
     if unknown:
         raise UsageError(f"--judge {', '.join(unknown)}: not in this study; judges: "
                          f"{', '.join(present)}")
-    results = {j: model_scores(pairs, judgments, comparisons, j, config)
-               for j in (judges or present)}
+    results, skipped = {}, {}
+    for judge in judges or present:
+        try:
+            results[judge] = model_scores(pairs, judgments, comparisons, judge, config)
+        except FitError as exc:
+            if judges:  # asked for by name: say why it cannot be scored
+                raise
+            skipped[judge] = str(exc)
+    if not results:
+        raise FitError("no judge can be scored: " + "; ".join(skipped.values()))
+    for judge, why in skipped.items():
+        next(iter(results.values())).notes.append(f"{judge} not scored: {why}")
     published = published_leaderboard(leaderboard) if leaderboard else None
     tables, parts, families = [], [], []
     for result in results.values():

@@ -8,13 +8,14 @@ the property comparisons, columns for the models (fitted jointly, with a wide
 Gaussian prior, and reported apart from the properties):
 
 - ``none``: the paper's model, no terms;
-- ``baseline``: one column of ones, "side A": the advantage of side A's model
-  (AlpacaEval's fixed baseline) or, where sides vary, of the first position;
+- ``baseline``: one column, the fixed baseline's edge: +1 where the baseline is
+  side A (AlpacaEval), -1 where it is side B; where no model is fixed, a column
+  of ones, the advantage of the first position ("side A");
 - ``models``: one strength per model (Bradley-Terry), +1 where the model wrote
   A, -1 where it wrote B, identified by fixing one ``anchor`` model at 0 — the
   shape of Chatbot Arena's style control, with any property set as covariates;
-- ``auto``: ``baseline`` when side A is always one model that never appears as
-  B, else ``none``; :func:`choose_terms` says why.
+- ``auto``: ``baseline`` when one side is always one model that never appears
+  on the other, else ``none``; :func:`choose_terms` says why.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class TermDesign:
     columns: np.ndarray | None = None
     """(pairs x terms) values; None for ``none``."""
     anchor: str | None = None
-    """``models``: the model whose strength is fixed at 0; ``baseline``: side A's model."""
+    """``models``: the model whose strength is fixed at 0; ``baseline``: the fixed model."""
 
     @property
     def width(self) -> int:
@@ -66,15 +67,22 @@ def _models(pairs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
             pairs["model_b"].where(pairs["model_b"].notna(), None))
 
 
-def fixed_baseline(pairs: pd.DataFrame) -> str | None:
-    """Return side A's model when it is the same in every pair and never side B."""
+def fixed_side(pairs: pd.DataFrame) -> tuple[str, str] | None:
+    """Return (model, 'A' or 'B') when one side is one model in every pair, never the other."""
     a, b = _models(pairs)
-    if len(pairs) == 0 or a.isna().any():
+    if len(pairs) == 0:
         return None
-    names = a.unique()
-    if len(names) == 1 and names[0] not in set(b.dropna()):
-        return str(names[0])
+    for side, mine, other in (("A", a, b), ("B", b, a)):
+        names = mine.unique()
+        if not mine.isna().any() and len(names) == 1 and names[0] not in set(other.dropna()):
+            return str(names[0]), side
     return None
+
+
+def fixed_baseline(pairs: pd.DataFrame) -> str | None:
+    """Return the model that is the same side of every pair and never the other, if any."""
+    found = fixed_side(pairs)
+    return None if found is None else found[0]
 
 
 def choose_terms(pairs: pd.DataFrame, requested: str) -> tuple[str, str]:
@@ -88,10 +96,10 @@ def choose_terms(pairs: pd.DataFrame, requested: str) -> tuple[str, str]:
                          "this data has none")
     if requested != "auto":
         return requested, f"--model-terms {requested} was asked for"
-    baseline = fixed_baseline(pairs)
-    if baseline is not None:
-        return "baseline", (f"side A is always {baseline} (a fixed baseline), so one term "
-                            "absorbs its advantage")
+    found = fixed_side(pairs)
+    if found is not None:
+        return "baseline", (f"side {found[1]} is always {found[0]} (a fixed baseline), so "
+                            "one term absorbs its advantage")
     if not known.any():
         return "none", "the pairs carry no model names (the paper's model, no terms)"
     return "none", ("models appear on both sides (the paper's model, no terms); "
@@ -116,9 +124,12 @@ def term_design(pairs: pd.DataFrame, kind: str, reason: str = "",
     if kind == "none":
         return TermDesign("none", reason)
     if kind == "baseline":
-        base = fixed_baseline(pairs)
-        name = f"{SIDE_A} ({base})" if base else SIDE_A
-        return TermDesign("baseline", reason, [name], np.ones((n, 1)), base)
+        found = fixed_side(pairs)
+        if found is None:  # no fixed model: the first position's advantage
+            return TermDesign("baseline", reason, [SIDE_A], np.ones((n, 1)))
+        sign = 1.0 if found[1] == "A" else -1.0
+        return TermDesign("baseline", reason, [f"baseline ({found[0]})"],
+                          np.full((n, 1), sign), found[0])
     if kind != "models":
         raise UsageError(f"unknown model-term kind '{kind}'; use one of {', '.join(KINDS)}")
     a, b = _models(pairs)
@@ -149,7 +160,8 @@ def pair_term_values(pair: pd.Series, terms: pd.DataFrame) -> dict[str, float]:
     out = {}
     for row in terms.itertuples():
         if row.kind == "baseline":
-            out[row.term] = 1.0
+            base = row.anchor if isinstance(row.anchor, str) else None
+            out[row.term] = -1.0 if base is not None and pair.get("model_b") == base else 1.0
         elif row.kind == "models":
             value = float(pair.get("model_a") == row.term) - float(pair.get("model_b") == row.term)
             out[row.term] = value

@@ -77,7 +77,7 @@ def _root(version: Annotated[bool, typer.Option(
 
 
 def _register() -> None:
-    from . import agreement, analysis, demo, export, llm, report, scores, stages
+    from . import agreement, analysis, demo, exploit, export, llm, report, scores, stages
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -103,6 +103,7 @@ def _register() -> None:
     ):
         app.command(name, rich_help_panel=panel)(function)
     app.add_typer(llm.batch_app, name="batch", rich_help_panel=pipeline)
+    app.add_typer(exploit.exploit_app, name="exploit", rich_help_panel="Audit")
 
 
 _register()

@@ -40,9 +40,10 @@ def _print_terms(console: Console, terms: list[dict[str, Any]], k: int = 4) -> N
         return
     if terms[0]["kind"] == "baseline":
         t = terms[0]
+        who = "side A" if t["term"] == "side A" else "the baseline"
         console.print(f"model term {literal(t['term'])}: {t['mean']:+.3f} "
                       f"[{t['lower']:+.3f}, {t['upper']:+.3f}] (logit); with the responses "
-                      f"equal on every property, A wins {_pct(_sigmoid(t['mean']))} "
+                      f"equal on every property, {who} wins {_pct(_sigmoid(t['mean']))} "
                       f"[{_pct(_sigmoid(t['lower']))}, {_pct(_sigmoid(t['upper']))}]",
                       highlight=False)
         return

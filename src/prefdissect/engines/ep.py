@@ -212,6 +212,9 @@ def _solve(design: _Design, Y: np.ndarray, weight: np.ndarray, b: float, *, damp
     gaussian = ~np.isnan(sds)
     term_precision = np.where(gaussian, 1.0 / np.where(gaussian, sds, 1.0) ** 2, 0.0)
     prior_precision = 1.0 / (2.0 * b * b)  # a Gaussian with the Laplace's variance
+    # Data whose precision on a weight is a millionth of the prior's leave it at the prior
+    # (their cavity is so flat that its tilted quantiles are not computable).
+    no_data = 1e-6 * prior_precision
     start = np.where(gaussian, term_precision, prior_precision)
     tau = np.zeros(Y.shape)
     nu = np.zeros(Y.shape)
@@ -254,7 +257,7 @@ def _solve(design: _Design, Y: np.ndarray, weight: np.ndarray, b: float, *, damp
         # Prior sites: the cavity of w_j, tilted moments in closed form.
         var = sd * sd
         cav_prec_w = 1.0 / var - lam
-        has_data = cav_prec_w > 1e-9
+        has_data = cav_prec_w > no_data
         cav_var_w = 1.0 / np.where(has_data, cav_prec_w, 1.0)
         cav_mean_w = cav_var_w * (mean / var - eta)
         t_mean_w, t_var_w = laplace_tilted_moments(cav_mean_w, cav_var_w, b)
@@ -269,7 +272,7 @@ def _solve(design: _Design, Y: np.ndarray, weight: np.ndarray, b: float, *, damp
     # Intervals from each weight's tilted marginal (cavity x exact Laplace prior).
     var = sd * sd
     cav_prec_w = 1.0 / var - lam
-    has_data = cav_prec_w > 1e-9
+    has_data = cav_prec_w > no_data
     cav_var_w = 1.0 / np.where(has_data, cav_prec_w, 1.0)
     cav_mean_w = cav_var_w * (mean / var - eta)
     alpha = (1.0 - interval) / 2.0
@@ -278,10 +281,11 @@ def _solve(design: _Design, Y: np.ndarray, weight: np.ndarray, b: float, *, damp
                      laplace_q)
     upper = np.where(has_data, laplace_tilted_quantile(cav_mean_w, cav_var_w, b, 1 - alpha),
                      -laplace_q)
-    # Model terms: the Gaussian approximation is their marginal.
+    # Model terms: the Gaussian approximation is their marginal (and the fallback, should
+    # a quantile of a nearly flat cavity fail to be finite).
     z = ndtri(1 - alpha)
-    lower = np.where(gaussian, mean - z * sd, lower)
-    upper = np.where(gaussian, mean + z * sd, upper)
+    lower = np.where(gaussian | ~np.isfinite(lower), mean - z * sd, lower)
+    upper = np.where(gaussian | ~np.isfinite(upper), mean + z * sd, upper)
     out = []
     for k in range(n_problems):
         warning = None

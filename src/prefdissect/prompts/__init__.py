@@ -18,7 +18,7 @@ import yaml
 
 from ..errors import InputError
 
-_FIELD = re.compile(r"\{\{|\}\}|\{([a-z_]+)\}")
+_FIELD = re.compile(r"\{\{|\}\}|\{([a-z_][a-z0-9_]*)\}")
 
 
 @cache
