@@ -13,6 +13,7 @@ from fake_llm import FakeLLM, chat_reply, schema_reply
 from prefdissect.annotators.llm import LLMAnnotator
 from prefdissect.judges.llm import read_logprobs, read_verdict
 from prefdissect.llm.batch import export_batch, import_results, run_batch_file
+from prefdissect.llm.cache import LATEST
 from prefdissect.llm.client import LLMClient, Request
 from prefdissect.llm.parsing import ParseError, parse_json
 from prefdissect.properties import load_schema
@@ -52,7 +53,7 @@ def test_faults_are_retried_and_logged(tmp_path):
     outcomes = sorted(row[0] for row in db.execute("SELECT outcome FROM attempts"))
     assert outcomes.count("ok") == 6 and outcomes.count("malformed") == 2
     assert outcomes.count("timeout") == 1 and outcomes.count("error") == 2
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST
 
 
 def test_persistent_failure_is_kept_and_only_it_is_retried(tmp_path):
@@ -337,6 +338,6 @@ def test_rerunning_a_judge_replaces_its_old_verdicts(cli, tmp_path):
     assert (pd.read_parquet(study / "judgments.parquet")["judge"] == "j").sum() == 3
     down = cli("judge", str(study), "--model", "m2", "--base-url", "http://127.0.0.1:9/v1",
                "--name", "j", "--max-attempts", "1")
-    assert down.code == 0
+    assert down.code == 3  # finished with failures: every request failed
     assert (pd.read_parquet(study / "judgments.parquet")["judge"] == "j").sum() == 0
     assert (pd.read_csv(study / "exclusions.csv")["judge"] == "j").sum() == 3

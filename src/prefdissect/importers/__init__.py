@@ -38,6 +38,8 @@ class ImportResult:
     """Source rows (records) read, for checking counts against the source's own."""
     notes: list[str] = field(default_factory=list)
     """Anything the user should know (orders randomised, files skipped, ...)."""
+    seed: int = 0
+    """The seed the import ran with (sources whose order it randomises)."""
 
 
 def run_import(path: str | Path, format: str, *, seed: int = 0) -> ImportResult:
@@ -47,6 +49,7 @@ def run_import(path: str | Path, format: str, *, seed: int = 0) -> ImportResult:
     if not path.exists():
         raise UsageError(f"{path} does not exist; check the path")
     result: ImportResult = entry.factory(path, seed=seed)
+    result.seed = seed
     ids = [p.id for p in result.pairs]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})[:3]
