@@ -55,3 +55,11 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"real datasets not found at {SHARED} (set PREFDISSECT_SHARED_DATA)")
     return SHARED
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that takes the shared_data fixture, so -m shared_data selects it."""
+    for item in items:
+        if "shared_data" in getattr(item, "fixturenames", ()) and \
+                item.get_closest_marker("shared_data") is None:
+            item.add_marker(pytest.mark.shared_data)

@@ -59,7 +59,10 @@ def compare(
     from ..errors import UsageError
     from ..reference import PAPER_URL, load_reference_profiles
     from ..similarity import nearest, similarity
+    from ..study import prepare_folder
 
+    if out:
+        prepare_folder(out, "--out folder")  # before any work: a file or a locked folder
     frames, taken = [], set()
     reference_names: list[str] = []
     if reference:
@@ -89,7 +92,6 @@ def compare(
     console.print(f"[dim]groups: {literal(', '.join(sim.groups))}; intervals: {sim.interval}[/]",
                   highlight=False)
     if out:
-        out.mkdir(parents=True, exist_ok=True)
         sim.matrix.to_csv(out / "similarity.csv", index_label="judge")
         sim.long().to_csv(out / "similarity_pairs.csv", index=False)
         console.print(f"wrote {out}/similarity.csv and {out}/similarity_pairs.csv",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import socket
 import sqlite3
 import threading
@@ -123,13 +124,25 @@ class ExchangeLog:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                    timeout=BUSY_TIMEOUT)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._wal()
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise UsageError(f"{self.path} is not a usable exchange log ({exc}); move it "
                              "away to start a new one") from None
+
+    def _wal(self) -> None:
+        """Switch to WAL mode; SQLite answers 'locked' here without waiting, so retry."""
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02 + 0.05 * random.random())
 
     def _migrate(self) -> None:
         if self.version >= LATEST:

@@ -35,6 +35,8 @@ from .cache import HOST, Exchange, ExchangeLog
 ENDPOINTS = {"chat": "/chat/completions", "completions": "/completions"}
 CHARS_PER_TOKEN = 4
 """Token estimate for dry runs: characters / 4 (servers' tokenizers differ)."""
+TOKENS_PER_MESSAGE = 4
+"""Tokens a chat template adds per message (role name and turn markers)."""
 KEY_ENV = ("PREFDISSECT_API_KEY", "OPENAI_API_KEY")
 
 
@@ -59,16 +61,21 @@ class Request:
                               .encode("utf-8")).hexdigest()
 
     def estimated_tokens(self) -> tuple[int, int]:
-        """(prompt, completion) tokens a dry run counts: text length / 4, and max_tokens."""
+        """(prompt, completion) tokens a dry run counts.
+
+        Prompt: the text's length / :data:`CHARS_PER_TOKEN`, plus
+        :data:`TOKENS_PER_MESSAGE` for each chat message (its role and the chat
+        template's markers). A structured-output schema is not prompt text: servers
+        turn it into a grammar that constrains decoding. Completion: max_tokens.
+        """
         if self.endpoint == "chat":
-            text = "".join(str(m.get("content", "")) for m in self.body.get("messages", []))
+            messages = self.body.get("messages", [])
+            text = "".join(str(m.get("content", "")) for m in messages)
+            overhead = TOKENS_PER_MESSAGE * len(messages)
         else:
-            text = str(self.body.get("prompt", ""))
-        schema = self.body.get("response_format")
-        if schema:
-            text += canonical(schema)
+            text, overhead = str(self.body.get("prompt", "")), 0
         completion = self.body.get("max_tokens") or self.body.get("max_completion_tokens") or 0
-        return -(-len(text) // CHARS_PER_TOKEN), int(completion)
+        return -(-len(text) // CHARS_PER_TOKEN) + overhead, int(completion)
 
 
 @dataclass
@@ -358,8 +365,8 @@ class LLMClient:
                 return outcome
             self.tally.sent += 1
             if attempt < self.max_attempts:
-                delay = min(self.max_wait, self.backoff * 2 ** (attempt - 1))
-                await self._sleep(wait if wait is not None else delay * (0.5 + random.random()))
+                delay = self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+                await self._sleep(wait if wait is not None else min(self.max_wait, delay))
         outcome = Exchange(request.key, "error", None, self.redact(error))
         self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
         return outcome
