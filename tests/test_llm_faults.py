@@ -335,3 +335,4 @@ def test_a_key_echoed_in_any_body_never_reaches_the_log(tmp_path):
     assert KEY.encode() not in (tmp_path / "log.sqlite").read_bytes()
     for extra in tmp_path.glob("log.sqlite-*"):  # the WAL too
         assert KEY.encode() not in extra.read_bytes()
+    assert KEY not in repr(client) and client.redact(f"x{KEY}y") == "x***y"

@@ -8,6 +8,7 @@ import pytest
 
 from prefdissect.annotations import ANNOTATION_COLUMNS, query_traits
 from prefdissect.comparisons import resolve
+from prefdissect.errors import FitError
 from prefdissect.profiles import FitConfig, fit_profiles, fold_slices
 from prefdissect.properties import load_schema
 
@@ -90,7 +91,7 @@ def test_small_groups_are_skipped_with_a_note():
                           traits=query_traits(info))
     assert set(result.profiles["group"]) == {"all"}
     assert any("skipped for fewer than 25" in note for note in result.notes)
-    with pytest.raises(Exception, match="no judgments from nobody"):
+    with pytest.raises(FitError, match="no judgments from nobody"):
         fit_profiles(pairs, judgments, comparisons, FitConfig(judges=["nobody"]))
 
 

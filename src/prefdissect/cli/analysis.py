@@ -94,8 +94,8 @@ def compare(
     if out:
         sim.matrix.to_csv(out / "similarity.csv", index_label="judge")
         sim.long().to_csv(out / "similarity_pairs.csv", index=False)
-        console.print(f"wrote {out}/similarity.csv and {out}/similarity_pairs.csv",
-                      highlight=False)
+        console.print(f"wrote {literal(out / 'similarity.csv')} and "
+                      f"{literal(out / 'similarity_pairs.csv')}", highlight=False)
     among = [j for j in reference_names if j in sim.matrix.index]
     for name in study_names:
         if name in sim.matrix.index and among:

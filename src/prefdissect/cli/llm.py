@@ -137,8 +137,8 @@ def finish(client) -> str:
         console.print(line, highlight=False)
         reasons = sorted(set(failed.values()))
         raise PartialFailure(
-            f"{len(failed)} of {len(tally.keys)} LLM requests failed after "
-            f"{client.max_attempts} attempt(s) (e.g. {reasons[0]}); they are recorded with "
+            f"{len(failed)} of {len(tally.keys)} LLM requests failed (e.g. {reasons[0]}); "
+            "they are recorded with "
             f"their reasons, and the {len(tally.keys) - len(failed)} answers are kept in "
             f"{client.log.path}: run the same command again to retry only the failures")
     return line
@@ -161,7 +161,7 @@ def request_progress(label: str):
     """Return a progress display that counts finished requests (no total known)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    label = literal(label)
+    label = literal(label).replace("{", "{{").replace("}", "}}")  # a format string below
     bar = Progress(SpinnerColumn(), TextColumn(f"{label}: {{task.completed}} requests done"),
                    TimeElapsedColumn(), console=console, transient=True)
     return bar

@@ -90,16 +90,28 @@ class Prices:
         """Read ``model: {prompt: $, completion: $}`` entries from YAML or JSON."""
         if path is None:
             return cls()
+        fix = "write model: {prompt: 2.5, completion: 10} ($ per 1M tokens)"
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise InputError(path, "does not exist", "check the --prices path") from None
+        except yaml.YAMLError as exc:
+            raise InputError(path, f"is not valid YAML ({exc})", fix) from None
+        if not isinstance(data, dict):
+            raise InputError(path, "is not a mapping of model names to prices", fix)
         table = {}
         for model, entry in data.items():
             if not isinstance(entry, dict) or not {"prompt", "completion"} <= set(entry):
                 raise InputError(path, f"entry '{model}' needs prompt and completion prices",
-                                 "write model: {prompt: 2.5, completion: 10} ($ per 1M tokens)")
-            table[str(model)] = (float(entry["prompt"]), float(entry["completion"]))
+                                 fix)
+            try:
+                prices = (float(entry["prompt"]), float(entry["completion"]))
+            except (TypeError, ValueError):
+                prices = (-1.0, -1.0)
+            if not all(0.0 <= x < float("inf") for x in prices):
+                raise InputError(path, f"entry '{model}' has a price that is not a number of "
+                                 "dollars (0 or more)", fix)
+            table[str(model)] = prices
         return cls(table)
 
     def cost(self, model: str | None, prompt_tokens: int, completion_tokens: int) -> float | None:
