@@ -127,6 +127,7 @@ def copy_repository(target: Path) -> None:
 
 
 def apply(mutation: Mutation, tree: Path) -> None:
+    """Make the mutation's edits in ``tree``; each old snippet must occur exactly once."""
     for file, old, new in mutation.edits:
         path = tree / file
         if not path.exists():
@@ -141,6 +142,7 @@ def apply(mutation: Mutation, tree: Path) -> None:
 
 
 def run_tests(tree: Path, tests: list[str]) -> tuple[int, float, str]:
+    """Run ``tests`` against the code in ``tree``; return pytest's status, seconds, output."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
     shared = ROOT.parent / "shared" / "data"
     if "PREFDISSECT_SHARED_DATA" not in env and shared.is_dir():
@@ -152,6 +154,7 @@ def run_tests(tree: Path, tests: list[str]) -> tuple[int, float, str]:
 
 
 def main() -> int:
+    """Check the chosen mutations; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")

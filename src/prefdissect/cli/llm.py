@@ -245,16 +245,15 @@ def batch_run(requests: Annotated[Path, typer.Argument(help="Batch JSONL file.")
               concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
               max_attempts: AttemptsOpt = 5, max_wait: MaxWaitOpt = 60.0) -> None:
     """Run a batch file against an OpenAI-compatible server (like vLLM's batch runner)."""
-    from ..errors import PartialFailure
+    from ..errors import PartialFailure, UsageError
     from ..llm.batch import read_batch, run_batch_file
     from ..llm.client import LLMClient
+    from ..study import prepare_folder
 
     check_base_url(base_url)
     read_batch(requests)  # a bad batch file stops here, before anything is sent
     if out.is_dir():
-        from ..errors import UsageError
         raise UsageError(f"--out {out} is a folder; give the results file to write")
-    from ..study import prepare_folder
     prepare_folder(out.parent.resolve(), "folder of --out")
     log = log or out.with_name(out.name + ".log.sqlite")
     client = LLMClient(base_url, log, api_key=api_key, concurrency=concurrency,
@@ -264,10 +263,9 @@ def batch_run(requests: Annotated[Path, typer.Argument(help="Batch JSONL file.")
     console.print(f"ran {ok + failed} requests: {ok} answered, {failed} failed -> "
                   f"{literal(out)}", highlight=False)
     if failed:
-        raise PartialFailure(f"{failed} of {ok + failed} requests failed after "
-                             f"{max_attempts} attempt(s); their reasons are in {out}; run the "
-                             "same command again to retry only them (answers come from "
-                             f"{log})")
+        raise PartialFailure(f"{failed} of {ok + failed} requests failed; their reasons "
+                             f"are in {out}; run the same command again to retry only them "
+                             f"(the answers come from {log})")
 
 
 @batch_app.command("import")

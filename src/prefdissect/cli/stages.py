@@ -63,6 +63,13 @@ def _annotate_with_progress(study, annotator: str, schema_path: str | None) -> N
     console.print(f"annotated {total} pairs with '{literal(annotator)}'", highlight=False)
 
 
+def _check_source(source: Path) -> None:
+    from ..errors import UsageError
+
+    if not source.exists():
+        raise UsageError(f"{source} does not exist; check the path")
+
+
 def _check_schema_names(schema_obj, annotators: list[str], annotated: set[str],
                         source: str | None) -> None:
     """Refuse a schema property that looks misspelt and that nothing would measure."""
@@ -100,12 +107,11 @@ def _check_targets(pairs, judgments, judges, group_by, extra_judges=()) -> None:
     missing = [j for j in judges or [] if j not in known]
     if missing:
         raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
-                         f"{', '.join(map(literal, known)) or 'none'}")
+                         f"{', '.join(known) or 'none'}")
     for name in group_by or []:
         values = pairs[name] if name in PAIR_COLUMNS else metadata_column(pairs, name)
         if values.isna().all():
-            keys = sorted({k for text in pairs["metadata"].dropna()
-                           for k in __import__("json").loads(text)})
+            keys = sorted({k for text in pairs["metadata"].dropna() for k in json.loads(text)})
             raise UsageError(f"--group-by {name}: no pair has a column or metadata key "
                              f"'{name}'; metadata keys in this data: "
                              f"{', '.join(keys[:20]) or 'none'}")
@@ -131,6 +137,7 @@ def import_command(source: Annotated[Path, typer.Argument(help="File or folder t
     from ..study import Study
 
     registry.get("importer", format)
+    _check_source(source)
     with Study(out).lock("import") as target:
         target.check_import_target(source, format, seed, overwrite)
         result = pipeline.import_pairs(source, format, target, seed=seed)
@@ -286,6 +293,7 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
 
     # every option is checked before anything is read, asked or written
     registry.get("importer", format)
+    _check_source(source)
     schema_obj = load_schema(schema)
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed, max_missing)

@@ -1,13 +1,16 @@
 """One client for all LLM work: any OpenAI-compatible server, cached, retried, accounted.
 
 Requests go through the official ``openai`` SDK (its own retries switched off so
-that every attempt is logged here) with bounded concurrency, a per-request
-timeout, and retries with exponential back-off and jitter that honour
-``Retry-After`` on 429, on 5xx, on timeouts, on dropped connections and on
-unparseable bodies. Every outcome lands in the :class:`ExchangeLog`; a request
-whose successful outcome is already there is answered from it and never sent
-again. API keys come from an option or the environment, live only in the SDK
-client, and are scrubbed from any error text before it is stored or shown.
+that every attempt is logged here) with bounded concurrency, a deadline per
+attempt that covers the whole answer (a server trickling its body is cut off
+too), and retries with exponential back-off and jitter that honour
+``Retry-After`` (seconds or an HTTP date, up to ``max_wait``) on 429, on 5xx, on
+timeouts, on dropped connections, on unparseable bodies and on 200s that hold no
+answer. Every outcome lands in the :class:`ExchangeLog`; a request whose
+successful outcome is already there is answered from it and never sent again,
+and a request another process sharing the log is asking is waited for. API keys
+come from an option or the environment, live only in the SDK client, and are
+scrubbed from error texts and answers before they are stored or shown.
 """
 
 from __future__ import annotations
