@@ -7,10 +7,17 @@ pairs); 29 comparison features, mostly in {-1, 0, +1}, three rare error columns;
 (from ../shared/data when present, else Laplace(0, 0.15) draws). The protocol
 fits every judge x group x fold (10 folds, each on 90% of the group): 5,280 fits.
 
-Prints the fast engine's time for the whole protocol, the time of a sample of
+As in `prefdissect fit`, the folds of a group share its design matrix and are
+told apart by row weights. The protocol is timed three ways: the paper's model
+with the BLAS pools capped at one thread (the default), the same with the pools
+as the machine sets them (the reference), and with model terms (one strength per
+model, 20 models, Bradley-Terry) beside the 29 properties.
+
+Prints the thread settings, the fast engine's times, the time of a sample of
 reference NUTS fits (4 chains, 500 warm-up, 2,000 draws) run in the same process,
-their ratio, the max |difference| of posterior means on that sample, NUTS's own
-seed-to-seed spread on one problem, and the time of one fit on 500,000 pairs.
+their ratio, the max |difference| of posterior means on that sample (with and
+without model terms), NUTS's own seed-to-seed spread on one problem, and the time
+of one fit on 500,000 pairs.
 
     python benchmarks/protocol.py [--nuts 6] [--reference PATH]
 """
@@ -22,13 +29,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
-from prefdissect.engines import Problem, fit_problems
-from prefdissect.profiles import fold_slices
+from prefdissect.engines import TERM_PRIOR_SD, Problem, fit_problems
+from prefdissect.quality import fold_slices
 
 SCENARIO_SIZES = [400] * 9 + [820] * 2
 TRAIT_SIZES = [121, 388, 401, 459, 1418]
-D, JUDGES, FOLDS = 29, 33, 10
+D, JUDGES, FOLDS, MODELS = 29, 33, 10, 20
 DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "data" / \
     "preference-dissection"
 
@@ -47,7 +55,7 @@ def true_weights(rng: np.random.Generator, reference: Path) -> tuple[np.ndarray,
     return rng.laplace(0, 0.15, (JUDGES, len(SCENARIO_SIZES), D)), "Laplace(0, 0.15) draws"
 
 
-def simulate(seed: int, reference: Path):
+def simulate(seed: int, reference: Path, with_models: bool = False):
     rng = np.random.default_rng(seed)
     n = sum(SCENARIO_SIZES)
     p_nonzero = rng.uniform(0.25, 0.75, D)
@@ -56,6 +64,15 @@ def simulate(seed: int, reference: Path):
     scenario = np.repeat(np.arange(len(SCENARIO_SIZES)), SCENARIO_SIZES)
     weights, source = true_weights(rng, reference)
     logits = np.einsum("nd,jnd->jn", X, weights[:, scenario, :])
+    if with_models:  # 20 models of spread strength, random sides; anchor: model 0
+        a = rng.integers(0, MODELS, n)
+        b = (a + rng.integers(1, MODELS, n)) % MODELS
+        terms = np.zeros((n, MODELS))
+        terms[np.arange(n), a] += 1.0
+        terms[np.arange(n), b] -= 1.0
+        strength = np.linspace(-1.0, 1.0, MODELS)
+        logits = logits + (terms @ strength)[None, :]
+        X = np.hstack([X, terms[:, 1:]])
     Y = (rng.random(logits.shape) < 1 / (1 + np.exp(-logits))).astype(float)
     groups = [np.flatnonzero(scenario == s) for s in range(len(SCENARIO_SIZES))]
     groups += [np.sort(rng.choice(n, size, replace=False)) for size in TRAIT_SIZES]
@@ -63,13 +80,40 @@ def simulate(seed: int, reference: Path):
 
 
 def protocol_problems(X, Y, groups, seed: int = 0) -> list[Problem]:
+    """Every judge x group x fold; a group's folds share its design (row weights)."""
+    gaussian = None
+    if X.shape[1] > D:
+        gaussian = np.r_[np.full(D, np.nan), np.full(X.shape[1] - D, TERM_PRIOR_SD)]
     problems = []
     for rows in groups:
+        X_group = X[rows]  # one design shared by all judges and folds of this group
         for held in fold_slices(len(rows), FOLDS, seed):
-            train = rows[np.setdiff1d(np.arange(len(rows)), held)]
-            X_train = X[train]  # one design shared by all judges of this fold
-            problems += [Problem(X_train, Y[j, train]) for j in range(len(Y))]
+            weight = np.ones(len(rows))
+            weight[held] = 0.0
+            problems += [Problem(X_group, Y[j, rows], weight, gaussian) for j in range(len(Y))]
     return problems
+
+
+def timed(problems: list[Problem], threads: int | None) -> tuple[float, list]:
+    fit_problems(problems[:JUDGES], threads=threads)  # warm caches and imports
+    start = time.perf_counter()
+    fits = fit_problems(problems, threads=threads)
+    return time.perf_counter() - start, fits
+
+
+def nuts_check(problems, fast, picks, label: str) -> float:
+    from prefdissect.engines.nuts import fit_nuts
+
+    start = time.perf_counter()
+    reference = fit_nuts([problems[i] for i in picks])
+    t_nuts = time.perf_counter() - start
+    delta = max(float(np.abs(fast[i].mean - r.mean).max()) for i, r in zip(picks, reference))
+    delta_sd = max(float(np.abs(fast[i].sd - r.sd).max()) for i, r in zip(picks, reference))
+    sizes = sorted(int(problems[i].weight.sum()) for i in picks)
+    print(f"NUTS {label}, {len(picks)} sampled fits (n = {', '.join(map(str, sizes))}): "
+          f"{t_nuts:.1f} s, {t_nuts / len(picks):.2f} s per fit; max |posterior mean EP - "
+          f"NUTS| {delta:.4f} (max |sd difference| {delta_sd:.4f})")
+    return t_nuts / len(picks)
 
 
 def main() -> None:
@@ -79,18 +123,29 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    pools = ", ".join(f"{p['internal_api']} {p['num_threads']} threads"
+                      for p in threadpool_info()) or "none found"
+    print(f"thread pools as the machine sets them: {pools}; the fits below cap them at 1 "
+          "unless said otherwise")
     X, Y, groups, source = simulate(args.seed, args.reference)
     problems = protocol_problems(X, Y, groups, args.seed)
-    rows = sum(len(p.y) for p in problems)
+    rows = sum(int(p.weight.sum()) for p in problems)
     print(f"protocol: {len(problems):,} fits ({JUDGES} judges x {len(groups)} groups x "
           f"{FOLDS} folds), {rows:,} rows, {D} features; true weights: {source}")
-    fit_problems(problems[:JUDGES])  # warm caches and imports before timing
-    start = time.perf_counter()
-    fast = fit_problems(problems)
-    t_fast = time.perf_counter() - start
+    t_fast, fast = timed(problems, threads=1)
     converged = sum(p.diagnostics["converged"] for p in fast)
-    print(f"EP, whole protocol: {t_fast:.1f} s ({t_fast / len(problems) * 1e3:.2f} ms per "
-          f"fit; {converged}/{len(problems)} converged)")
+    print(f"EP, whole protocol, 1 BLAS thread: {t_fast:.1f} s ({t_fast / len(problems) * 1e3:.2f}"
+          f" ms per fit; {converged}/{len(problems)} converged)")
+    t_pools, _ = timed(problems, threads=None)
+    print(f"EP, whole protocol, pools as set by the machine: {t_pools:.1f} s "
+          f"(ratio to 1 thread: {t_pools / t_fast:.2f}x)")
+    X_m, Y_m, groups_m, _ = simulate(args.seed, args.reference, with_models=True)
+    with_terms = protocol_problems(X_m, Y_m, groups_m, args.seed)
+    t_terms, fast_terms = timed(with_terms, threads=1)
+    converged = sum(p.diagnostics["converged"] for p in fast_terms)
+    print(f"EP, whole protocol with model terms ({MODELS - 1} strengths + {D} properties), "
+          f"1 BLAS thread: {t_terms:.1f} s ({t_terms / len(with_terms) * 1e3:.2f} ms per fit; "
+          f"{converged}/{len(with_terms)} converged)")
 
     if args.nuts:
         try:
@@ -101,22 +156,15 @@ def main() -> None:
         rng = np.random.default_rng(args.seed)
         picks = rng.choice(len(problems), args.nuts, replace=False)
         fit_nuts([problems[picks[0]]], draws=50, warmup=50)  # compile once, untimed
-        start = time.perf_counter()
-        reference = fit_nuts([problems[i] for i in picks])
-        t_nuts = time.perf_counter() - start
-        per_nuts = t_nuts / len(picks)
-        delta = max(float(np.abs(fast[i].mean - r.mean).max()) for i, r in zip(picks, reference))
-        delta_sd = max(float(np.abs(fast[i].sd - r.sd).max()) for i, r in zip(picks, reference))
-        sizes = sorted(len(problems[i].y) for i in picks)
-        print(f"NUTS, {len(picks)} sampled fits (n = {', '.join(map(str, sizes))}): "
-              f"{t_nuts:.1f} s, {per_nuts:.2f} s per fit")
+        per_nuts = nuts_check(problems, fast, picks, "(paper's model)")
         print(f"per-fit ratio NUTS / EP: {per_nuts / (t_fast / len(problems)):,.0f}x; "
               f"whole protocol by NUTS would take about {per_nuts * len(problems) / 3600:.1f} h")
-        print(f"max |posterior mean EP - NUTS| over the sample: {delta:.4f} "
-              f"(max |sd difference| {delta_sd:.4f})")
+        picks_terms = rng.choice(len(with_terms), max(1, args.nuts // 2), replace=False)
+        nuts_check(with_terms, fast_terms, picks_terms, "(with model terms)")
         again = fit_nuts([problems[picks[0]]], seed=1)[0]
+        first = fit_nuts([problems[picks[0]]], seed=0)[0]
         print(f"NUTS seed-to-seed spread of posterior means on one problem: "
-              f"{float(np.abs(again.mean - reference[0].mean).max()):.4f}")
+              f"{float(np.abs(again.mean - first.mean).max()):.4f}")
 
     rng = np.random.default_rng(args.seed + 1)
     n = 500_000
@@ -124,7 +172,7 @@ def main() -> None:
     X_big = (rng.random((n, D)) < 0.5) * rng.choice([-1.0, 1.0], size=(n, D))
     y_big = (rng.random(n) < 1 / (1 + np.exp(-X_big @ w))).astype(float)
     start = time.perf_counter()
-    (big,) = fit_problems([Problem(X_big, y_big)])
+    (big,) = fit_problems([Problem(X_big, y_big)], threads=1)
     print(f"one fit on {n:,} pairs: {time.perf_counter() - start:.2f} s "
           f"(converged: {big.diagnostics['converged']}, max |mean - truth| "
           f"{float(np.abs(big.mean - w).max()):.3f})")

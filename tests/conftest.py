@@ -57,9 +57,26 @@ def shared_data() -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def alpaca_study(tmp_path_factory) -> Path:
+    """The shared AlpacaEval data dissected once (heuristic annotator, default options)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"real datasets not found at {SHARED} (set PREFDISSECT_SHARED_DATA)")
+    out = tmp_path_factory.mktemp("alpaca") / "study"
+    result = run_cli("dissect", str(SHARED / "alpaca_eval"), "--format", "alpaca-eval",
+                     "--out", str(out))
+    assert result.code == 0, result.err
+    (out / "dissect_output.txt").write_text(result.text)
+    return out
+
+
+SHARED_FIXTURES = ("shared_data", "alpaca_study")
+"""Fixtures that read ../shared/data: tests taking one are marked shared_data."""
+
+
 def pytest_collection_modifyitems(config, items):
-    """Mark every test that takes the shared_data fixture, so -m shared_data selects it."""
+    """Mark every test that reads the shared datasets, so -m shared_data selects it."""
     for item in items:
-        if "shared_data" in getattr(item, "fixturenames", ()) and \
+        if set(SHARED_FIXTURES) & set(getattr(item, "fixturenames", ())) and \
                 item.get_closest_marker("shared_data") is None:
             item.add_marker(pytest.mark.shared_data)

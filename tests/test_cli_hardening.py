@@ -369,14 +369,14 @@ def test_show_yaml_round_trips_through_a_pipe(tmp_path):
 
 
 def test_shared_data_tests_carry_their_marker():
-    """`pytest -m shared_data` selects exactly the tests that take the shared_data fixture."""
+    """`pytest -m shared_data` selects exactly the tests that read the shared datasets."""
     import re
 
     wanted = set()
     for path in (ROOT / "tests").glob("test_*.py"):
         for name, params in re.findall(r"^def (test_\w+)\(([^)]*)\)", path.read_text(),
                                        re.M):
-            if re.search(r"\bshared_data\b", params):
+            if re.search(r"\b(shared_data|alpaca_study)\b", params):
                 wanted.add(f"tests/{path.name}::{name}")
     assert len(wanted) >= 10
     listed = subprocess.run(

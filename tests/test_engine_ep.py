@@ -127,3 +127,25 @@ def test_estimator_contract():
         model.fit(X, y * 2)
     with pytest.raises(FitError, match="NaN"):
         model.fit(np.full((3, 2), np.nan), np.ones(3))
+
+
+def test_fits_cap_the_blas_pools_while_they_run():
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from prefdissect import registry
+
+    seen = []
+
+    @registry.register("engine", "test-threads", "records the BLAS pools during a fit")
+    def spy(problems, prior_scale=0.1, interval=0.95):
+        seen.append([p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"])
+        return []
+
+    try:
+        with threadpool_limits(limits=2):
+            fit_problems([], engine="test-threads")
+            fit_problems([], engine="test-threads", threads=None)
+        assert seen[0] and set(seen[0]) == {1}  # capped at one thread by default
+        assert set(seen[1]) == {2}  # threads=None leaves the pools as they were
+    finally:
+        registry._entries.pop(("engine", "test-threads"), None)

@@ -73,3 +73,26 @@ def test_explain_command(cli, tmp_path):
     assert total == pytest.approx(data[0]["p_a"] - 0.5)
     missing = cli("explain", str(study), "nope")
     assert missing.code == 2 and "no pair with id 'nope'" in missing.err
+
+
+def test_a_model_term_is_one_more_bar():
+    profile = pd.DataFrame({"property": ["a", "b"], "mean": [0.4, -0.2]})
+    comparisons = pd.Series({"a": 1.0, "b": -1.0})
+    result = explain("p1", comparisons, profile, "judge", "all",
+                     terms={"baseline (base)": (1.0, 0.9)})
+    assert result.p_a == pytest.approx(1 / (1 + np.exp(-(0.4 + 0.2 + 0.9))))
+    term = result.table.set_index("property").loc["baseline (base)"]
+    assert term["kind"] == "model term" and term["label"] == "model term: baseline (base)"
+    assert result.table["shapley"].sum() == pytest.approx(result.p_a - 0.5)
+    assert term["shapley"] == result.table["shapley"].max()  # the largest contribution here
+
+
+@pytest.mark.shared_data
+def test_explain_shows_the_baseline_term_on_alpaca_eval(alpaca_study, cli):
+    result = cli("explain", str(alpaca_study), "alpaca_eval:alpaca-7b:3", "--json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)[0]["properties"]
+    terms = [r for r in rows if r["kind"] == "model term"]
+    assert [r["property"] for r in terms] == ["baseline (gpt4_1106_preview)"]
+    assert sum(r["shapley"] for r in rows) == pytest.approx(json.loads(result.out)[0]["p_a"]
+                                                            - 0.5)

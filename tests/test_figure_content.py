@@ -68,11 +68,11 @@ def test_dissection_dots_sit_at_each_probability(cli, study, drawn, tmp_path):
     # the first judge's properties are sorted from most to least preferred
     first = np.asarray(scatter["one"].get_offsets())
     assert np.all(np.diff(first[np.argsort(first[:, 1]), 0]) <= 1e-9)
-    # and the PNG holds the first judge's colour
+    # and the PNG holds the first judge's dots, in their colour
     from matplotlib.image import imread
 
     pixels = (imread(out)[..., :3] * 255).round()
-    colour = np.array([0x30, 0x56, 0xd3])
+    colour = (np.asarray(scatter["one"].get_facecolor())[0, :3] * 255).round()
     assert (np.abs(pixels - colour).max(axis=-1) <= 2).sum() > 50
 
 

@@ -74,15 +74,17 @@ class Comparisons:
     """Which annotator each property's values came from."""
 
     def without_sparse(self, max_missing: float) -> tuple[Comparisons, dict[str, float]]:
-        """Drop properties that failed or are missing for over ``max_missing`` of pairs.
+        """Drop properties with no value for over ``max_missing`` of the pairs.
 
-        'Not applicable' does not count as missing. Returns the reduced comparisons
-        and, per dropped property, its share of missing values: one unreliable
-        property should not take every pair out of the fit with it.
+        A value is missing when its annotation failed or was never made, or when
+        the property does not apply to the pair and its rule excludes such pairs
+        (``when_not_applicable: exclude``); where the rule is ``zero`` a property
+        that does not apply counts as no difference and is not missing. Returns the
+        reduced comparisons and, per dropped property, its share of missing values:
+        one unreliable property should not take most pairs out of the fit with it.
         """
         status = self.status.to_numpy()
-        share = ((status == S_FAILED) | (status == S_MISSING)).mean(axis=0) \
-            if len(status) else np.zeros(status.shape[1])
+        share = (status != S_OK).mean(axis=0) if len(status) else np.zeros(status.shape[1])
         dropped = {p: float(x) for p, x in zip(self.values.columns, share) if x > max_missing}
         keep = [p for p in self.values.columns if p not in dropped]
         return Comparisons(self.values[keep], self.status[keep], self.unmeasured,

@@ -14,12 +14,22 @@ from typing import Any
 import pandas as pd
 
 from .annotations import Progress, make_annotator, query_traits
-from .comparisons import resolve
+from .comparisons import Comparisons, resolve
+from .errors import FitError, UsageError
 from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
 from .judgments import judgments_to_frame
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
 from .properties import PropertySchema, load_schema
+from .scores import (
+    ScoreConfig,
+    ScoreResult,
+    family_names,
+    family_spread,
+    model_scores,
+    published_leaderboard,
+)
+from .scores import spread as family_spread_value
 from .study import Study
 
 
@@ -63,26 +73,89 @@ def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
     return run
 
 
-def fit(study: Study, schema: PropertySchema | None = None,
-        config: FitConfig | None = None) -> FitResult:
-    """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
-    schema = schema or load_schema()
+def study_comparisons(study: Study, schema: PropertySchema) -> tuple[pd.DataFrame, Comparisons]:
+    """Return the study's pairs and their comparisons under ``schema``.
+
+    Where the data has no scenarios, the ones the LLM annotator assigned are used.
+    """
     pairs = study.pairs()
     info = study.query_info()
     if info is not None and pairs["scenario"].isna().all():
         # the data has no scenarios: use the ones the LLM annotator assigned
         found = info.dropna(subset=["scenario"]).set_index("pair_id")["scenario"]
         pairs = pairs.assign(scenario=pairs["id"].map(found))
-    comparisons = resolve(study.annotations(), pairs["id"], schema)
+    return pairs, resolve(study.annotations(), pairs["id"], schema)
+
+
+def fit(study: Study, schema: PropertySchema | None = None,
+        config: FitConfig | None = None) -> FitResult:
+    """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
+    schema = schema or load_schema()
+    pairs, comparisons = study_comparisons(study, schema)
     result = fit_profiles(pairs, study.judgments(), comparisons, config,
-                          traits=query_traits(info))
+                          traits=query_traits(study.query_info()))
     study.write_frame("comparisons.parquet", comparisons.values.reset_index())
     study.write_frame("profiles.csv", result.profiles)
+    study.write_frame("terms.csv", result.terms)
     study.write_frame("fit_diagnostics.csv", result.diagnostics)
     study.write_frame("fit_quality.csv", result.quality)
     study.replace_exclusions(result.exclusions, "fit")
     study.write_json("summary.json", summarize(study, result, schema, config or FitConfig()))
     return result
+
+
+def scores(study: Study, schema: PropertySchema | None = None, judges: list[str] | None = None,
+           config: ScoreConfig | None = None, family_map: dict[str, str] | None = None,
+           leaderboard: str | Path | None = None) -> dict[str, ScoreResult]:
+    """Raw and controlled scores of every model, per judge; writes scores.csv and friends.
+
+    Writes ``scores.csv`` (:data:`~prefdissect.scores.SCORE_COLUMNS`, plus
+    ``published_raw`` / ``published_lc`` with a ``leaderboard``),
+    ``score_components.csv`` and, where models form families, ``families.csv``.
+    """
+    schema = schema or load_schema()
+    pairs, comparisons = study_comparisons(study, schema)
+    judgments = study.judgments()
+    present = list(dict.fromkeys(judgments["judge"]))
+    unknown = [j for j in judges or [] if j not in present]
+    if unknown:
+        raise UsageError(f"--judge {', '.join(unknown)}: not in this study; judges: "
+                         f"{', '.join(present)}")
+    results, skipped = {}, {}
+    for judge in judges or present:
+        try:
+            results[judge] = model_scores(pairs, judgments, comparisons, judge, config)
+        except FitError as exc:
+            if judges:  # asked for by name: say why it cannot be scored
+                raise
+            skipped[judge] = str(exc)
+    if not results:
+        raise FitError("no judge can be scored: " + "; ".join(skipped.values()))
+    for judge, why in skipped.items():
+        next(iter(results.values())).notes.append(f"{judge} not scored: {why}")
+    published = published_leaderboard(leaderboard) if leaderboard else None
+    tables, parts, families = [], [], []
+    for result in results.values():
+        names = family_names(list(result.scores["model"]), family_map)
+        result.scores["family"] = result.scores["model"].map(names)
+        if published is not None:
+            result.scores = result.scores.merge(published, on="model", how="left")
+        tables.append(result.scores)
+        parts.append(result.components)
+        spread = family_spread(result.scores, family_map)
+        if published is not None and not spread.empty and "published_lc" in result.scores:
+            lc = result.scores.set_index("model")["published_lc"]
+            spread["published_lc_spread"] = [
+                family_spread_value(lc.reindex(m.split(", "))) for m in spread["models"]]
+        families.append(spread)
+    study.write_frame("scores.csv", pd.concat(tables, ignore_index=True))
+    study.write_frame("score_components.csv", pd.concat(parts, ignore_index=True))
+    found = pd.concat(families, ignore_index=True)
+    if found.empty:
+        study.path("families.csv").unlink(missing_ok=True)
+    else:
+        study.write_frame("families.csv", found)
+    return results
 
 
 @dataclass
@@ -96,23 +169,65 @@ class Effect:
     lower: float
     upper: float
 
+    @property
+    def credible(self) -> bool:
+        """Whether the interval excludes 50% (no effect)."""
+        return self.lower > 0.5 or self.upper < 0.5
+
+
+def _effect(row: pd.Series, labels: dict[str, str]) -> Effect:
+    return Effect(row["property"], labels.get(row["property"], row["property"]),
+                  float(row["mean"]), float(probability_preferred(row["mean"])),
+                  float(probability_preferred(row["lower"])),
+                  float(probability_preferred(row["upper"])))
+
 
 def top_effects(profiles: pd.DataFrame, judge: str, group: str = ALL, k: int = 5,
-                labels: dict[str, str] | None = None) -> tuple[list[Effect], list[Effect]]:
-    """Return the ``k`` properties that most raise and most lower a judge's preference."""
+                labels: dict[str, str] | None = None
+                ) -> tuple[list[Effect], list[Effect], list[Effect]]:
+    """Return a judge's effects in one group: credibly raising, credibly lowering, unclear.
+
+    An effect is credible when its interval excludes 50%; up to ``k`` of each
+    direction are returned, strongest first, and every other property as unclear.
+    """
     rows = profiles[(profiles["judge"] == judge) & (profiles["group"] == group)]
-    rows = rows.sort_values("mean", ascending=False)
-    labels = labels or {}
+    effects = [_effect(r, labels or {}) for _, r in rows.sort_values(
+        "mean", ascending=False).iterrows()]
+    up = [e for e in effects if e.credible and e.weight > 0][:k]
+    down = [e for e in reversed(effects) if e.credible and e.weight < 0][:k]
+    shown = {e.property for e in up + down}
+    unclear = [e for e in effects if e.property not in shown]
+    return up, down, unclear
 
-    def effect(row: pd.Series) -> Effect:
-        return Effect(row["property"], labels.get(row["property"], row["property"]),
-                      float(row["mean"]), float(probability_preferred(row["mean"])),
-                      float(probability_preferred(row["lower"])),
-                      float(probability_preferred(row["upper"])))
 
-    raise_ = [effect(r) for _, r in rows.head(k).iterrows() if r["mean"] > 0]
-    lower = [effect(r) for _, r in rows.iloc[::-1].head(k).iterrows() if r["mean"] < 0]
-    return raise_, lower
+def _term_summary(terms: pd.DataFrame, judge: str, group: str = ALL) -> list[dict[str, Any]]:
+    rows = terms[(terms["judge"] == judge) & (terms["group"] == group)]
+    return [{"term": r.term, "kind": r.kind, "mean": float(r.mean), "lower": float(r.lower),
+             "upper": float(r.upper), "n_pairs": int(r.n_pairs)}
+            for r in rows.sort_values("mean", ascending=False).itertuples()]
+
+
+def _groups_summary(result: FitResult, judge: str, labels: dict[str, str]) -> list[dict]:
+    """One compact line per fitted group other than 'all'."""
+    out = []
+    diagnostics = result.diagnostics[result.diagnostics["judge"] == judge]
+    quality = result.quality[result.quality["judge"] == judge].set_index("group")
+    for row in diagnostics.itertuples():
+        if row.group == ALL:
+            continue
+        up, down, _ = top_effects(result.profiles, judge, row.group, k=3, labels=labels)
+        held = quality.loc[row.group] if row.group in quality.index else None
+        out.append({
+            "group": row.group, "n_pairs": int(row.n_pairs),
+            "accuracy": None if held is None else _number(held["model_accuracy"]),
+            "length_accuracy": None if held is None else _number(held["length_accuracy"]),
+            "raises": [[e.label, e.probability] for e in up],
+            "lowers": [[e.label, e.probability] for e in down]})
+    return out
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def summarize(study: Study, result: FitResult, schema: PropertySchema,
@@ -125,7 +240,7 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema,
     labels = schema.labels()
     judges = {}
     for judge, n_used in result.used.items():
-        up, down = top_effects(result.profiles, judge, labels=labels)
+        up, down, unclear = top_effects(result.profiles, judge, labels=labels)
         excluded = Counter(x.reason for x in result.exclusions if x.judge == judge)
         groups = result.diagnostics[result.diagnostics["judge"] == judge]
         quality = result.quality[(result.quality["judge"] == judge)
@@ -136,11 +251,16 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema,
             "judge_failed": int(judge_failures.get(judge, 0)),
             "groups": int(len(groups)),
             "not_converged": int((~groups["converged"].astype(bool)).sum()),
-            "raises": [vars(e) for e in up],
-            "lowers": [vars(e) for e in down],
-            "held_out": quality.iloc[0].drop(["judge", "group"]).to_dict()
+            "raises": [asdict(e) for e in up],
+            "lowers": [asdict(e) for e in down],
+            "unclear": [asdict(e) for e in unclear],
+            "terms": _term_summary(result.terms, judge),
+            "held_out": {k: (_number(v) if k not in ("judge", "group") else v)
+                         for k, v in quality.iloc[0].to_dict().items()}
             if len(quality) else None,
+            "other_groups": _groups_summary(result, judge, labels),
         }
+    design = result.term_design
     return {
         "source": info.get("source"),
         "format": info.get("format"),
@@ -148,6 +268,10 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema,
         "pairs": info.get("pairs"),
         "import_excluded": dict(Counter(imports["reason"]).most_common()),
         "properties_fitted": result.properties,
+        "properties_unmeasured": result.unmeasured,
+        "model_terms": None if design is None else {
+            "kind": design.kind, "reason": design.reason, "anchor": design.anchor,
+            "terms": design.width},
         "notes": list(info.get("notes", [])) + result.notes,
         "judges": judges,
         "config": asdict(config),

@@ -1,16 +1,19 @@
 """Profiles: what each judge rewards, per group, with uncertainty.
 
 :func:`fit_profiles` joins judgments with comparisons, leaves out (and counts)
-the pairs that cannot inform a fit, forms the groups, and fits every
-(judge, group) problem in one engine call. The result's ``profiles`` table has
-one row per (judge, group, property) with the columns :data:`PROFILE_COLUMNS`.
+the pairs that cannot inform a fit, forms the groups, adds the model terms
+(:mod:`terms`), and fits every (judge, group) problem in one engine call. The
+result's ``profiles`` table has one row per (judge, group, property) with the
+columns :data:`PROFILE_COLUMNS`; model terms go to their own ``terms`` table
+(:data:`~prefdissect.terms.TERM_COLUMNS`), never mixed into the property rows.
 
-Every (judge, group) is also fitted on k folds (the paper's 10 by default, each
-on 90% of the group after a seeded shuffle). The held-out predictions measure how
-much the dissection explains, beside null baselines (length alone, always A, the
-majority label); with ``average_folds`` the reported means are the paper's
-fold-averaged posterior means. All judges of a group share one design matrix per
-fold, so the engine solves them together.
+Every (judge, group) is also fitted on k folds for held-out quality
+(:mod:`quality`). All problems of a group — every judge, the full fit, each
+fold, told apart by row weights — share one design matrix, so the engine solves
+them together. With ``average_folds`` (the paper's protocol) every column of a
+profile row describes the fold fits: the mean of their posterior means (the
+paper's figure), the root mean square of their sds, and the mean of their
+interval ends.
 """
 
 from __future__ import annotations
@@ -20,22 +23,23 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .comparisons import Comparisons
-from .engines import DEFAULT_ENGINE, PRIOR_SCALE, Posterior, Problem, fit_problems
-from .errors import FitError
+from .comparisons import S_FAILED, S_NOT_APPLICABLE, Comparisons
+from .engines import DEFAULT_ENGINE, PRIOR_SCALE, TERM_PRIOR_SD, Posterior, Problem, fit_problems
+from .errors import FitError, UsageError
 from .exclusions import EMPTY, IDENTICAL, TIE, Exclusion
 from .judgments import A, B
 from .pairs import PAIR_COLUMNS, metadata_column
 from .properties import TRAITS
+from .quality import QUALITY_COLUMNS, Fold, FoldPredictions, fold_slices, sigmoid
+from .terms import KINDS, TERM_COLUMNS, TermDesign, choose_terms, term_design
+
+__all__ = ["ALL", "PROFILE_COLUMNS", "QUALITY_COLUMNS", "FitConfig", "FitResult",
+           "fit_profiles", "fold_slices", "pair_groups", "probability_preferred"]
 
 PROFILE_COLUMNS = ("judge", "group", "property", "mean", "sd", "lower", "upper", "n_pairs")
 """Columns of a profile table: posterior mean, sd and 95% interval of each weight."""
 DIAGNOSTIC_COLUMNS = ("judge", "group", "n_pairs", "engine", "converged", "iterations",
                       "max_change", "warning")
-QUALITY_COLUMNS = ("judge", "group", "n_pairs", "folds", "model_accuracy", "model_log_loss",
-                   "length_accuracy", "length_log_loss", "always_a_accuracy",
-                   "always_a_log_loss", "majority_accuracy", "majority_log_loss")
-"""Held-out accuracy and log-loss of the dissection and of the null baselines."""
 ALL = "all"
 LENGTH = "lengthy"
 
@@ -55,7 +59,7 @@ class FitConfig:
     engine: str = DEFAULT_ENGINE
     """Registered fitting engine."""
     prior_scale: float = PRIOR_SCALE
-    """Scale of the Laplace(0, b) prior on each weight."""
+    """Scale of the Laplace(0, b) prior on each property weight."""
     interval: float = 0.95
     """Mass of the credible intervals."""
     soft_labels: bool = False
@@ -63,14 +67,49 @@ class FitConfig:
     min_pairs: int = 20
     """Groups with fewer usable pairs are skipped (and reported)."""
     max_missing: float = 0.2
-    """Properties whose annotation failed (or is missing) for more than this share of
-    the pairs are left out of the model rather than taking those pairs out."""
+    """Properties whose value is missing (annotation failed or never made, or the
+    property does not apply and its rule excludes such pairs) for more than this
+    share of the pairs are left out of the model rather than taking the pairs out."""
     folds: int = 10
-    """Folds for held-out quality (and for fold averaging); 0 or 1 turns them off."""
+    """Folds for held-out quality (and for fold averaging); 0 turns them off."""
     average_folds: bool = False
-    """Report the mean of the folds' posterior means, as the paper did."""
+    """Report the average of the fold fits, as the paper did."""
     seed: int = 0
     """Seed of the fold shuffle."""
+    model_terms: str = "auto"
+    """'auto', 'none', 'baseline' or 'models' (see :mod:`prefdissect.terms`)."""
+    anchor_model: str | None = None
+    """With 'models': the model whose strength is fixed at 0 (default: a fixed
+    baseline, else the most frequent model)."""
+    term_prior_sd: float = TERM_PRIOR_SD
+    """Sd of the Gaussian prior on each model term (logit scale)."""
+    threads: int | None = 1
+    """BLAS/OpenMP threads during the fit (None: leave the pools as they are)."""
+
+    def validate(self) -> None:
+        """Raise a :class:`UsageError` naming the first option out of range."""
+        if self.min_pairs < 1:
+            raise UsageError(f"--min-pairs {self.min_pairs}: give at least 1")
+        if self.folds < 0 or self.folds == 1:
+            raise UsageError(f"--folds {self.folds}: give 0 (no folds) or 2 or more")
+        if self.folds > self.min_pairs:
+            raise UsageError(f"--folds {self.folds} is more than --min-pairs {self.min_pairs}: "
+                             "a fold of the smallest group would hold out no pair; give at "
+                             "most --min-pairs folds (or raise --min-pairs)")
+        if self.average_folds and self.folds < 2:
+            raise UsageError("--paper-protocol averages over folds; give --folds 2 or more")
+        if not 0.0 <= self.max_missing <= 1.0:
+            raise UsageError(f"--max-missing {self.max_missing}: give a share between 0 and 1")
+        if not self.prior_scale > 0:
+            raise UsageError(f"prior scale {self.prior_scale}: must be positive")
+        if not 0.0 < self.interval < 1.0:
+            raise UsageError(f"interval {self.interval}: give a mass between 0 and 1")
+        if self.model_terms not in KINDS:
+            raise UsageError(f"--model-terms {self.model_terms}: use one of {', '.join(KINDS)}")
+        if not self.term_prior_sd > 0:
+            raise UsageError(f"term prior sd {self.term_prior_sd}: must be positive")
+        if self.threads is not None and self.threads < 1:
+            raise UsageError(f"--threads {self.threads}: give 1 or more")
 
 
 @dataclass
@@ -88,9 +127,15 @@ class FitResult:
     used: dict[str, int]
     """Per judge, the usable pairs in group 'all' (fitted when at least min_pairs)."""
     properties: list[str]
-    """The properties fitted (columns of the design matrix)."""
+    """The properties fitted (the property columns of the design matrix)."""
     notes: list[str] = field(default_factory=list)
     """Dropped properties, skipped groups, ..."""
+    terms: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TERM_COLUMNS))
+    """One row per (judge, group, model term): :data:`TERM_COLUMNS`."""
+    term_design: TermDesign | None = None
+    """Which model terms were used, and why."""
+    unmeasured: list[str] = field(default_factory=list)
+    """Schema properties no annotator gave a value for (left out of the model)."""
 
 
 def pair_groups(pairs: pd.DataFrame, config: FitConfig,
@@ -164,25 +209,40 @@ def _labels(pairs: pd.DataFrame, judgments: pd.DataFrame, judges: list[str],
     return Y, usable, exclusions
 
 
-def fold_slices(n: int, folds: int, seed: int) -> list[np.ndarray]:
-    """Held-out positions of each fold: a seeded shuffle cut into ``folds`` equal slices.
-
-    As in the paper's scripts, fold i holds out positions ``[i*n/k, i*n/k + n//k)``
-    of the shuffled order (so a remainder of ``n % k`` rows is never held out).
-    """
-    order = np.random.default_rng(seed).permutation(n)
-    size = n // folds
-    return [order[int(i / folds * n):int(i / folds * n) + size] for i in range(folds)]
-
-
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+def _soft_label_notes(judgments: pd.DataFrame, judges: list[str]) -> list[str]:
+    """With soft labels, say which judges give no P(A); refuse when none does."""
+    have = judgments[judgments["judge"].isin(judges)].groupby("judge")["p_a"].apply(
+        lambda p: p.notna().any())
+    without = [j for j in judges if not have.get(j, False)]
+    if len(without) == len(judges):
+        raise UsageError(f"--soft-labels: no judge gives a probability (p_a) "
+                         f"({', '.join(judges)}); drop --soft-labels or import a p_a column")
+    return [f"--soft-labels: {', '.join(without)} give no P(A); their hard labels are used"] \
+        if without else []
 
 
-def _accuracy(y: np.ndarray, p: np.ndarray) -> float:
-    # a prediction of exactly 0.5 counts as half right
-    return float(np.mean(np.where(p == 0.5, 0.5, (p > 0.5) == (y > 0.5))))
+def _missing_notes(comparisons: Comparisons, dropped: dict[str, float],
+                   config: FitConfig) -> list[str]:
+    notes = []
+    if dropped:
+        notes.append(f"{len(dropped)} properties left out because their value is missing "
+                     f"(failed, never annotated or not applicable) for more than "
+                     f"{100 * config.max_missing:.0f}% of pairs: " + ", ".join(
+                         f"{p} ({100 * x:.0f}%)" for p, x in dropped.items()))
+    if comparisons.unmeasured:
+        notes.append(f"{len(comparisons.unmeasured)} properties have no annotations and are "
+                     "left out of the model (see summary.json for the list)")
+    status = comparisons.status
+    counts = []
+    for prop in status.columns:
+        na = int((status[prop] == S_NOT_APPLICABLE).sum())
+        failed = int((status[prop] == S_FAILED).sum())
+        counts += [f"{prop} not applicable {na}"] if na else []
+        counts += [f"{prop} failed {failed}"] if failed else []
+    if counts:
+        notes.append("pairs left out of fits because a property in the model has no value "
+                     "for them (see exclusions.csv): " + ", ".join(counts))
+    return notes
 
 
 @dataclass
@@ -193,8 +253,20 @@ class _Task:
     group: str
     n: int
     full: int
-    length_col: int | None
-    folds: list[tuple[int, int | None, np.ndarray, np.ndarray, np.ndarray]]
+    rows: np.ndarray
+    weight: np.ndarray
+    y: np.ndarray
+    folds: list[Fold]
+
+
+def _design(X_props: np.ndarray, terms: TermDesign, config: FitConfig):
+    """Return the full design (properties then terms) and the prior of each column."""
+    if terms.columns is None:
+        return X_props, None
+    X = np.hstack([X_props, terms.columns])
+    sd = np.concatenate([np.full(X_props.shape[1], np.nan),
+                         np.full(terms.width, config.term_prior_sd)])
+    return X, sd
 
 
 def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
@@ -202,32 +274,33 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
                  traits: pd.DataFrame | None = None) -> FitResult:
     """Fit one profile per (judge, group); see the module docstring."""
     config = config or FitConfig()
+    config.validate()
     if comparisons.values.shape[1] == 0:
         raise FitError("no property has any annotation; run `prefdissect annotate` first")
     comparisons, dropped = comparisons.without_sparse(config.max_missing)
     properties = list(comparisons.values.columns)
     if not properties:
-        raise FitError("every property's annotation failed for too many pairs; see the "
+        raise FitError("every property's value is missing for too many pairs; see the "
                        "reasons in annotations.parquet, or raise --max-missing")
-    notes = []
-    if dropped:
-        notes.append(f"{len(dropped)} properties left out because their annotation failed for "
-                     f"more than {100 * config.max_missing:.0f}% of pairs: " + ", ".join(
-                         f"{p} ({100 * x:.0f}%)" for p, x in dropped.items()))
-    if comparisons.unmeasured:
-        notes.append(f"{len(comparisons.unmeasured)} properties have no annotations and are "
-                     f"left out of the model: {', '.join(comparisons.unmeasured)}")
+    notes = _missing_notes(comparisons, dropped, config)
     present = list(dict.fromkeys(judgments["judge"]))
     judges = config.judges or present
     unknown = [j for j in judges if j not in present]
     if unknown:
         raise FitError(f"no judgments from {', '.join(unknown)}; judges in this study: "
                        f"{', '.join(present)}")
+    if config.soft_labels:
+        notes += _soft_label_notes(judgments, judges)
+    kind, reason = choose_terms(pairs, config.model_terms)
+    terms = term_design(pairs, kind, reason, config.anchor_model)
     groups = pair_groups(pairs, config, traits)
-    X_all = comparisons.values.reindex(pairs["id"]).to_numpy(dtype=float)
+    X_all, gaussian_sd = _design(
+        comparisons.values.reindex(pairs["id"]).to_numpy(dtype=float), terms, config)
     Y, usable, exclusions = _labels(pairs, judgments, judges, _pair_problems(pairs, comparisons),
                                     config.soft_labels)
-    length_col = properties.index(LENGTH) if LENGTH in properties else None
+    d = len(properties)
+    term_cols = list(range(d, d + terms.width))
+    length_cols = ([properties.index(LENGTH)] if LENGTH in properties else []) + term_cols
     k = config.folds if config.folds >= 2 else 0
 
     problems: list[Problem] = []
@@ -237,12 +310,10 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
     for group, mask in groups.items():
         rows = np.flatnonzero(mask & usable.any(axis=0))
         X = X_all[rows]
-        splits = fold_slices(len(rows), k, config.seed) if k else []
-        designs = []
-        for held in splits:
-            train = np.setdiff1d(np.arange(len(rows)), held)
-            designs.append((train, held, X[train],
-                            X[train][:, [length_col]] if length_col is not None else None))
+        X_length = X[:, length_cols] if LENGTH in properties else None
+        X_terms = X[:, term_cols] if term_cols else None
+        sd_length = None if gaussian_sd is None else gaussian_sd[length_cols]
+        sd_terms = None if gaussian_sd is None else gaussian_sd[term_cols]
         for j, judge in enumerate(judges):
             weight = usable[j, rows].astype(float)
             n = int(weight.sum())
@@ -255,42 +326,70 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
                                  "not fitted")
                 continue
             y = Y[j, rows]
-            problems.append(Problem(X, y, weight))
-            task = _Task(judge, group, n, len(problems) - 1, length_col, [])
-            for train, held, X_train, X_length in designs:
-                problems.append(Problem(X_train, y[train], weight[train]))
-                model = len(problems) - 1
-                length = None
+            problems.append(Problem(X, y, weight, gaussian_sd))
+            task = _Task(judge, group, n, len(problems) - 1, rows, weight, y, [])
+            mine = np.flatnonzero(weight > 0)  # this judge's pairs only: its folds
+            for held in (fold_slices(len(mine), k, config.seed) if k else []):
+                test = mine[held]
+                train_weight = weight.copy()
+                train_weight[test] = 0.0
+                problems.append(Problem(X, y, train_weight, gaussian_sd))
+                fold = Fold(len(problems) - 1, None, None, test, np.flatnonzero(train_weight))
                 if X_length is not None:
-                    problems.append(Problem(X_length, y[train], weight[train]))
-                    length = len(problems) - 1
-                test = held[weight[held] > 0]
-                task.folds.append((model, length, test, train[weight[train] > 0], y))
+                    problems.append(Problem(X_length, y, train_weight, sd_length))
+                    fold.length = len(problems) - 1
+                if X_terms is not None:
+                    problems.append(Problem(X_terms, y, train_weight, sd_terms))
+                    fold.terms = len(problems) - 1
+                task.folds.append(fold)
             tasks.append(task)
     if skipped:
         notes.append(f"{skipped} (judge, group) fits skipped for fewer than {config.min_pairs} "
                      "usable pairs")
     if not tasks:
         raise FitError("no (judge, group) has enough usable pairs to fit; see the exclusions")
-    posteriors = fit_problems(problems, config.engine, config.prior_scale, config.interval)
-    return _assemble(tasks, posteriors, problems, properties, config, exclusions, notes, used, k)
+    posteriors = fit_problems(problems, config.engine, config.prior_scale, config.interval,
+                              threads=config.threads)
+    result = _assemble(tasks, posteriors, problems, properties, terms, config, k)
+    result.exclusions, result.used, result.notes = exclusions, used, notes
+    result.unmeasured = list(comparisons.unmeasured)
+    return result
+
+
+def _summary(task: _Task, posteriors: list[Posterior], config: FitConfig):
+    """Return the (mean, sd, lower, upper) arrays reported for one task."""
+    full = posteriors[task.full]
+    if not (config.average_folds and task.folds):
+        return full.mean, full.sd, full.lower, full.upper
+    fits = [posteriors[f.model] for f in task.folds]
+    return (np.mean([p.mean for p in fits], axis=0),
+            np.sqrt(np.mean([p.sd ** 2 for p in fits], axis=0)),
+            np.mean([p.lower for p in fits], axis=0),
+            np.mean([p.upper for p in fits], axis=0))
 
 
 def _assemble(tasks: list[_Task], posteriors: list[Posterior], problems: list[Problem],
-              properties: list[str], config: FitConfig, exclusions: list[Exclusion],
-              notes: list[str], used: dict[str, int], k: int) -> FitResult:
-    profile_rows, diag_rows, quality_rows = [], [], []
+              properties: list[str], terms: TermDesign, config: FitConfig,
+              k: int) -> FitResult:
+    profile_rows, term_rows, diag_rows, quality_rows = [], [], [], []
+    d = len(properties)
     for task in tasks:
-        full = posteriors[task.full]
-        fold_posts = [posteriors[f[0]] for f in task.folds]
-        mean = (np.mean([p.mean for p in fold_posts], axis=0)
-                if config.average_folds and fold_posts else full.mean)
+        mean, sd, lower, upper = _summary(task, posteriors, config)
         for j, prop in enumerate(properties):
-            profile_rows.append((task.judge, task.group, prop, mean[j], full.sd[j],
-                                 full.lower[j], full.upper[j], task.n))
-        everything = [full, *fold_posts]
+            profile_rows.append((task.judge, task.group, prop, mean[j], sd[j], lower[j],
+                                 upper[j], task.n))
+        counts = terms.counts(task.rows[task.weight > 0])
+        for t, name in enumerate(terms.names):
+            if counts[t]:  # a model absent from this group has no estimate here
+                term_rows.append((task.judge, task.group, name, terms.kind, terms.anchor,
+                                  mean[d + t], sd[d + t], lower[d + t], upper[d + t],
+                                  int(counts[t])))
+        everything = [posteriors[task.full]] + [posteriors[i] for f in task.folds
+                                                for i in (f.model, f.length, f.terms)
+                                                if i is not None]
         warnings = sorted({p.diagnostics.get("warning") for p in everything} - {None})
-        diag_rows.append((task.judge, task.group, task.n, full.diagnostics.get("engine"),
+        diag_rows.append((task.judge, task.group, task.n,
+                          posteriors[task.full].diagnostics.get("engine"),
                           all(p.diagnostics.get("converged", True) for p in everything),
                           max(p.diagnostics.get("iterations", 0) for p in everything),
                           max(p.diagnostics.get("max_change", 0.0) for p in everything),
@@ -301,42 +400,27 @@ def _assemble(tasks: list[_Task], posteriors: list[Posterior], problems: list[Pr
         profiles=pd.DataFrame(profile_rows, columns=list(PROFILE_COLUMNS)),
         diagnostics=pd.DataFrame(diag_rows, columns=list(DIAGNOSTIC_COLUMNS)),
         quality=pd.DataFrame(quality_rows, columns=list(QUALITY_COLUMNS)),
-        exclusions=exclusions, used=used, properties=properties, notes=notes,
+        exclusions=[], used={}, properties=properties,
+        terms=pd.DataFrame(term_rows, columns=list(TERM_COLUMNS)), term_design=terms,
     )
 
 
 def _quality(task: _Task, posteriors: list[Posterior], problems: list[Problem],
              k: int) -> tuple:
-    """Held-out accuracy and log-loss of the model and of the baselines for one task.
-
-    Baselines: the length comparison alone (same prior and engine), always A (a
-    constant P(A) equal to the training share of A), and the training majority
-    label (same constant probability, predicting that label).
-    """
-    X_full = problems[task.full].X
-    y_all, p_model, p_length, p_const, majority = [], [], [], [], []
-    for model, length, test, train, y in task.folds:
-        if len(test) == 0:
+    """Held-out accuracy and log-loss of the model and of the baselines for one task."""
+    gathered = FoldPredictions()
+    for fold in task.folds:
+        if len(fold.test) == 0:
             continue
-        x = X_full[test]
-        y_all.append(y[test])
-        p_model.append(1 / (1 + np.exp(-x @ posteriors[model].mean)))
-        if length is not None:
-            w = posteriors[length].mean[0]
-            p_length.append(1 / (1 + np.exp(-x[:, task.length_col] * w)))
-        share_a = float(np.clip(np.mean(y[train]), 0.01, 0.99)) if len(train) else 0.5
-        p_const.append(np.full(len(test), share_a))
-        majority.append(np.full(len(test), 1.0 if share_a >= 0.5 else 0.0))
-    out = [task.judge, task.group, task.n, k]
-    if not y_all:
-        return tuple(out + [np.nan] * 8)
-    y = np.concatenate(y_all)
-    const = np.concatenate(p_const)
-    for p in (np.concatenate(p_model), np.concatenate(p_length) if p_length else None):
-        out += [np.nan, np.nan] if p is None else [_accuracy(y, p), _log_loss(y, p)]
-    out += [float(np.mean(y > 0.5)), _log_loss(y, const)]  # always A
-    out += [float(np.mean((y > 0.5) == (np.concatenate(majority) > 0.5))), _log_loss(y, const)]
-    return tuple(out)
+
+        def predict(index: int | None, test: np.ndarray = fold.test) -> np.ndarray | None:
+            if index is None:
+                return None
+            return sigmoid(problems[index].X[test] @ posteriors[index].mean)
+
+        gathered.add(task.y[fold.test], task.y[fold.train], predict(fold.model),
+                     predict(fold.length), predict(fold.terms))
+    return gathered.row(task.judge, task.group, task.n, k)
 
 
 def probability_preferred(weight: np.ndarray | float) -> np.ndarray | float:

@@ -9,7 +9,7 @@ Judges can be put in hierarchical-clustering order for display.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -77,13 +77,15 @@ class Similarity:
     """'pearson' or 'spearman'."""
     interval: str
     """How the intervals were made."""
+    properties: list[str] = field(default_factory=list)
+    """The properties compared on: those every judge has in every group."""
 
     def ordered(self) -> Similarity:
         """Return the same matrices with judges in hierarchical-clustering order."""
         order = cluster_order(self.matrix)
         pick = lambda f: f.loc[order, order]  # noqa: E731
         return Similarity(pick(self.matrix), pick(self.lower), pick(self.upper), self.groups,
-                          self.method, self.interval)
+                          self.method, self.interval, self.properties)
 
     def long(self) -> pd.DataFrame:
         """One row per judge pair: judge_a, judge_b, similarity, lower, upper."""
@@ -133,6 +135,9 @@ def similarity(profiles: pd.DataFrame, judges: list[str] | None = None,
     mean = _tensor(profiles, judges, groups, "mean")
     sd = _tensor(profiles, judges, groups, "sd")
     usable = ~np.isnan(mean).any(axis=(0, 1))  # properties every judge has in every group
+    if not usable.any():
+        raise UsageError("the judges share no property with a weight in every group compared")
+    shared = [p for p, keep in zip(sorted(set(profiles["property"])), usable) if keep]
     mean, sd = mean[..., usable], sd[..., usable]
     point = np.nanmean(_corr(mean[:, None], mean[None, :], method), axis=-1)
     rng = np.random.default_rng(seed)
@@ -154,7 +159,8 @@ def similarity(profiles: pd.DataFrame, judges: list[str] | None = None,
     np.fill_diagonal(point, 1.0)
     np.fill_diagonal(lower, 1.0)
     np.fill_diagonal(upper, 1.0)
-    return Similarity(frame(point), frame(lower), frame(upper), list(groups), method, how)
+    return Similarity(frame(point), frame(lower), frame(upper), list(groups), method, how,
+                      shared)
 
 
 def cluster_order(matrix: pd.DataFrame) -> list[str]:

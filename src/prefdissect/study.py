@@ -10,6 +10,7 @@ Layout::
     llm_log.sqlite        every LLM exchange: the cache of the LLM annotator and judges
     comparisons.parquet   the comparison matrix used by the last fit
     profiles.csv          judge, group, property, mean, sd, lower, upper, n_pairs
+    terms.csv             judge, group, term, kind, anchor, mean, sd, lower, upper, n_pairs
     fit_diagnostics.csv   per (judge, group): pairs, engine, convergence
     exclusions.csv        every item left out of import or fit, with its reason
     summary.json          the counts and top properties shown after a fit
@@ -188,7 +189,8 @@ class Study:
         self.write_frame("judgments.parquet", judgments_to_frame(result.judgments))
         self.write_frame("exclusions.csv", exclusions_to_frame(result.exclusions))
         for stale in ("annotations.parquet", "query_info.parquet", "comparisons.parquet",
-                      "profiles.csv", "fit_diagnostics.csv", "fit_quality.csv", "summary.json",
+                      "profiles.csv", "terms.csv", "fit_diagnostics.csv", "fit_quality.csv",
+                      "summary.json", "scores.csv", "score_components.csv", "families.csv",
                       "annotation_consistency.csv", "judge_stats.csv"):
             self.path(stale).unlink(missing_ok=True)
         self.write_json("study.json", {

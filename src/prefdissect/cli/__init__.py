@@ -117,7 +117,7 @@ def _guard(function):
 
 
 def _register() -> None:
-    from . import analysis, demo, llm, report, stages
+    from . import analysis, demo, llm, report, scores, stages
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -130,6 +130,7 @@ def _register() -> None:
         ("annotate", stages.annotate, pipeline),
         ("judge", llm.judge, pipeline),
         ("fit", stages.fit_command, pipeline),
+        ("scores", scores.scores, analyse),
         ("compare", analysis.compare, analyse),
         ("explain", analysis.explain, analyse),
         ("report", report.report, share),

@@ -11,24 +11,6 @@ import typer
 from . import console, literal
 
 
-def _study_profiles(folders: list[Path], taken: set[str]):
-    import pandas as pd
-
-    from ..study import Study
-
-    frames, names = [], []
-    for folder in folders:
-        profiles = Study(folder).profiles()
-        clash = set(profiles["judge"]) & taken
-        if clash:  # keep names apart from the reference's (e.g. two 'human' judges)
-            renamed = {j: f"{folder.name}:{j}" for j in clash}
-            profiles["judge"] = profiles["judge"].replace(renamed)
-        taken |= set(profiles["judge"])
-        names += list(dict.fromkeys(profiles["judge"]))
-        frames.append(profiles)
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), names
-
-
 def compare(
     extra: Annotated[list[str] | None, typer.Argument(
         help="More judge names (so that `--judges a b c` works).", show_default=False)] = None,
@@ -53,31 +35,23 @@ def compare(
                                      "to list for each study judge.")] = 5,
 ) -> None:
     """Compare judges by the similarity of their profiles (the paper's measure)."""
-    import pandas as pd
     from rich.table import Table
 
     from ..errors import UsageError
-    from ..reference import PAPER_URL, load_reference_profiles
-    from ..similarity import nearest, similarity
+    from ..panel import compare_judges, load_panel
+    from ..similarity import METHODS
     from ..study import prepare_folder
 
+    if method not in METHODS:
+        raise UsageError(f"--method {method}: use pearson or spearman")
     if out:
         prepare_folder(out, "--out folder")  # before any work: a file or a locked folder
-    frames, taken = [], set()
-    reference_names: list[str] = []
-    if reference:
-        ref = load_reference_profiles(PAPER_URL if reference == "paper" else reference)
-        frames.append(ref)
-        reference_names = list(dict.fromkeys(ref["judge"]))
-        taken = set(reference_names)
-    fitted, study_names = _study_profiles(list(study or []), taken)
-    if len(fitted):
-        frames.append(fitted)
-    if not frames:
+    if not study and not reference:
         raise UsageError("nothing to compare; give --study STUDY and/or --reference DIR")
-    profiles = pd.concat(frames, ignore_index=True)
+    panel = load_panel(list(study or []), reference)
     chosen = [*(judges or []), *(extra or [])] or None
-    sim = similarity(profiles, chosen, groups or None, method, draws=draws).ordered()
+    result = compare_judges(panel, chosen, groups or None, method, draws=draws, top=top)
+    sim = result.similarity
     if len(sim.matrix) <= 12:
         table = Table("", *map(literal, sim.matrix.columns), box=None,
                       title=f"{method} similarity, averaged over {len(sim.groups)} groups",
@@ -89,24 +63,24 @@ def compare(
         console.print(f"{method} similarity of {len(sim.matrix)} judges, averaged over "
                       f"{len(sim.groups)} groups (too wide to print; see --out)",
                       highlight=False)
-    console.print(f"[dim]groups: {literal(', '.join(sim.groups))}; intervals: {sim.interval}[/]",
-                  highlight=False)
+    console.print(f"[dim]groups: {literal(', '.join(sim.groups))}; compared on "
+                  f"{len(sim.properties)} properties every judge has; intervals: "
+                  f"{sim.interval}[/]", highlight=False)
+    renamed = [j for j in panel.judges if j.key != j.name and j.key in sim.matrix.index]
+    if renamed:
+        console.print("[dim]kept apart: " + literal(", ".join(
+            f"{j.key} = {j.origin}'s {j.name}" for j in renamed)) + "[/]", highlight=False)
     if out:
-        sim.matrix.to_csv(out / "similarity.csv", index_label="judge")
-        sim.long().to_csv(out / "similarity_pairs.csv", index=False)
-        console.print(f"wrote {literal(out / 'similarity.csv')} and "
-                      f"{literal(out / 'similarity_pairs.csv')}", highlight=False)
-    among = [j for j in reference_names if j in sim.matrix.index]
-    for name in study_names:
-        if name in sim.matrix.index and among:
-            near = nearest(sim, name, among, top)
-            view = Table("reference judge", "similarity", "interval", box=None,
-                         title=f"nearest of the paper's judges to {literal(name)}",
-                         title_justify="left")
-            for row in near.itertuples():
-                view.add_row(literal(row.judge), f"{row.similarity:.3f}",
-                             f"[{row.lower:.3f}, {row.upper:.3f}]")
-            console.print(view)
+        paths = result.save(out)
+        console.print(f"wrote {literal(', '.join(str(p) for p in paths))}", highlight=False)
+    for name, near in result.nearest.items():
+        view = Table("reference judge", "similarity", "interval", box=None,
+                     title=f"nearest of the paper's judges to {literal(name)}",
+                     title_justify="left")
+        for row in near.itertuples():
+            view.add_row(literal(row.judge), f"{row.similarity:.3f}",
+                         f"[{row.lower:.3f}, {row.upper:.3f}]")
+        console.print(view)
 
 
 def _bar(value: float, scale: float, width: int = 24) -> str:
@@ -124,11 +98,10 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
             as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of "
                                                   "tables.")] = False) -> None:
     """Explain one pair: each property's Shapley value toward the judge's choice."""
-    import pandas as pd
     from rich.table import Table
 
     from ..errors import UsageError
-    from ..explanations import explain as explain_pair
+    from ..explanations import explain_in_study
     from ..judgments import judge_names
     from ..properties import load_schema
     from ..study import Study
@@ -138,20 +111,13 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
     if pair_id not in pairs.index:
         raise UsageError(f"{study}: no pair with id '{pair_id}'; ids look like "
                          f"{', '.join(map(str, pairs.index[:3]))}")
-    path = target.path("comparisons.parquet")
-    if not path.exists():
-        raise UsageError(f"{study}: no comparisons.parquet yet; run `prefdissect fit` first")
-    comparisons = pd.read_parquet(path).set_index("pair_id").loc[pair_id]
     profiles = target.profiles()
     judgments = target.judgments()
     labels = load_schema().labels()
     chosen = judge or [j for j in judge_names(judgments) if j in set(profiles["judge"])]
     results = []
     for name in chosen:
-        profile = profiles[(profiles["judge"] == name) & (profiles["group"] == group)]
-        if profile.empty:
-            raise UsageError(f"no profile for judge '{name}' in group '{group}'")
-        result = explain_pair(pair_id, comparisons, profile, name, group, labels)
+        result = explain_in_study(target, pair_id, name, group, labels)
         actual = judgments[(judgments["judge"] == name) & (judgments["pair_id"] == pair_id)]
         results.append((result, actual["label"].iloc[0] if len(actual) else None))
     if as_json:
@@ -174,7 +140,8 @@ def explain(study: Annotated[Path, typer.Argument(help="Study folder (after `fit
         scale = float(rows["shapley"].abs().max()) if len(rows) else 0.0
         view = Table("property", "better", "weight", "Shapley (pp)", "", box=None)
         for row in rows.itertuples():
-            view.add_row(literal(row.label), "A" if row.comparison > 0 else "B",
+            side = "A" if row.comparison > 0 else "B"
+            view.add_row(literal(row.label), side if row.kind == "property" else f"{side}'s model",
                          f"{row.weight:+.3f}", f"{100 * row.shapley:+.2f}",
                          _bar(row.shapley, scale))
         console.print(view)

@@ -41,6 +41,16 @@ PaperOpt = Annotated[bool, typer.Option("--paper-protocol", help="Report the ave
 MissingOpt = Annotated[float, typer.Option(
     "--max-missing", help="Leave out properties whose annotation failed for more than this "
     "share of pairs (instead of leaving out those pairs).")]
+TermsOpt = Annotated[str, typer.Option(
+    "--model-terms", help="Model terms fitted beside the properties: auto (a term for a "
+    "fixed baseline on side A, else none), none (the paper's model), baseline (one 'side A' "
+    "term), models (one strength per model, Bradley-Terry).")]
+AnchorOpt = Annotated[str | None, typer.Option(
+    "--anchor-model", help="With --model-terms models: the model whose strength is fixed "
+    "at 0 (default: a fixed baseline, else the most frequent model).")]
+ThreadsOpt = Annotated[int, typer.Option(
+    "--threads", help="BLAS/OpenMP threads while fitting (1 is fastest on a shared "
+    "machine).")]
 
 # -- LLM work -------------------------------------------------------------------------
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model name on the "

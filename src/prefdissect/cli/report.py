@@ -7,8 +7,10 @@ from typing import Annotated
 
 import typer
 
-from . import console
+from . import console, literal
 from .options import ReferenceOpt
+
+FIGURES = ("dissection", "similarity", "waterfall")
 
 
 def _reference(reference: str | None):
@@ -29,7 +31,8 @@ def report(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`
 
     path = build_report(Study(study), out, _reference(reference))
     size = path.stat().st_size / 2**20
-    console.print(f"wrote {path} ({size:.1f} MiB); open it in any browser, offline",
+    console.print(f"wrote {literal(str(path))} ({size:.1f} MiB); open it in any browser, "
+                  "offline",
                   highlight=False)
 
 
@@ -38,8 +41,9 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
                                              "waterfall.")] = "dissection",
          out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .png, .svg or "
                                            ".pdf.")] = Path("dissection.png"),
-         judge: Annotated[list[str] | None, typer.Option("--judge", "-j", help="Judge(s) to "
-                                                         "show (default: all).")] = None,
+         judge: Annotated[list[str] | None, typer.Option(
+             "--judge", "-j", help="Judge(s) to show (default: the study's, and with "
+             "--reference the paper's judges of the same name, e.g. paper:human).")] = None,
          group: Annotated[str, typer.Option("--group", "-g", help="Group.")] = "all",
          pair: Annotated[str | None, typer.Option("--pair", help="Pair id (waterfall).")]
          = None,
@@ -47,48 +51,41 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
          dpi: Annotated[int, typer.Option("--dpi", help="Resolution of PNG files.")] = 200,
          ) -> None:
     """Write a publication figure with matplotlib."""
-    import pandas as pd
-
     from ..errors import UsageError
-    from ..explanations import explain as explain_pair
+
+    if figure not in FIGURES:
+        raise UsageError(f"--figure {figure}: use dissection, similarity or waterfall")
+    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"--out {out}: use a .png, .svg or .pdf file name")
+    if figure == "waterfall" and not pair:
+        raise UsageError("the waterfall figure needs --pair PAIR_ID")
+    from .. import figures
+    from ..explanations import explain_in_study
+    from ..panel import REFERENCE, STUDY, build_panel
     from ..properties import load_schema
     from ..similarity import similarity
     from ..study import Study
 
-    if out.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise UsageError(f"--out {out}: use a .png, .svg or .pdf file name")
     target = Study(study)
     profiles = target.profiles()
     labels = load_schema().labels()
-    from .. import figures
-
-    if figure == "dissection":
-        judges = judge or list(dict.fromkeys(profiles["judge"]))
-        ref = _reference(reference)
-        if ref is not None:
-            profiles = pd.concat([profiles, ref], ignore_index=True)
-        fig = figures.dissection_figure(profiles, judges, group, labels)
-    elif figure == "similarity":
-        ref = _reference(reference)
-        table = profiles if ref is None else pd.concat([profiles, ref], ignore_index=True)
-        fig = figures.similarity_figure(similarity(table, judge or None).ordered())
-    elif figure == "waterfall":
-        if not pair:
-            raise UsageError("the waterfall figure needs --pair PAIR_ID")
+    if figure == "waterfall":
         name = (judge or list(dict.fromkeys(profiles["judge"])))[0]
-        path = target.path("comparisons.parquet")
-        if not path.exists():
-            raise UsageError(f"{study}: no comparisons.parquet; run `prefdissect fit` first")
-        comparisons = pd.read_parquet(path).set_index("pair_id")
-        if pair not in comparisons.index:
-            raise UsageError(f"{study}: no pair with id '{pair}'")
-        profile = profiles[(profiles["judge"] == name) & (profiles["group"] == group)]
-        if profile.empty:
-            raise UsageError(f"no profile for judge '{name}' in group '{group}'")
-        fig = figures.waterfall_figure(explain_pair(pair, comparisons.loc[pair], profile, name,
-                                                    group, labels))
+        fig = figures.waterfall_figure(explain_in_study(target, pair, name, group, labels))
     else:
-        raise UsageError(f"--figure {figure}: use dissection, similarity or waterfall")
+        # The study's judges and the paper's stay apart even where names coincide.
+        panel = build_panel([(target.root.resolve().name, profiles)], _reference(reference))
+        chosen = panel.resolve(judge) if judge else None
+        if figure == "dissection":
+            # By default the study's judges, beside any paper judge of the same name.
+            default = panel.keys(STUDY) + [j.key for j in panel.judges
+                                           if j.source == REFERENCE and j.key != j.name]
+            fig = figures.dissection_figure(panel.profiles, chosen or default, group, labels,
+                                            reference=panel.keys(REFERENCE))
+        else:
+            fig = figures.similarity_figure(similarity(panel.profiles, chosen).ordered(),
+                                            highlight=panel.keys(STUDY),
+                                            schema_size=len(labels))
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=dpi, bbox_inches="tight")
-    console.print(f"wrote {out}", highlight=False)
+    console.print(f"wrote {literal(str(out))}", highlight=False)

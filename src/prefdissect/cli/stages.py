@@ -10,6 +10,7 @@ import typer
 
 from . import console, literal
 from .options import (
+    AnchorOpt,
     AttemptsOpt,
     BaseUrlOpt,
     ConcurrencyOpt,
@@ -33,6 +34,8 @@ from .options import (
     SchemaOpt,
     SeedOpt,
     SoftOpt,
+    TermsOpt,
+    ThreadsOpt,
     TimeoutOpt,
 )
 
@@ -117,16 +120,19 @@ def _check_targets(pairs, judgments, judges, group_by, extra_judges=()) -> None:
                              f"{', '.join(keys[:20]) or 'none'}")
 
 
-def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper,
-            seed=0, max_missing=0.2):
-    from ..errors import UsageError
+def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper, seed, max_missing,
+            model_terms, anchor_model, threads):
+    """Build and check the fit settings (before any work starts)."""
+    from .. import registry
     from ..profiles import FitConfig
 
-    if paper and folds < 2:
-        raise UsageError("--paper-protocol averages over folds; give --folds 2 or more")
-    return FitConfig(group_by=list(group_by or []), judges=list(judge) if judge else None,
-                     engine=engine, soft_labels=soft_labels, min_pairs=min_pairs,
-                     folds=folds, average_folds=paper, seed=seed, max_missing=max_missing)
+    registry.get("engine", engine)
+    config = FitConfig(group_by=list(group_by or []), judges=list(judge) if judge else None,
+                       engine=engine, soft_labels=soft_labels, min_pairs=min_pairs,
+                       folds=folds, average_folds=paper, seed=seed, max_missing=max_missing,
+                       model_terms=model_terms, anchor_model=anchor_model, threads=threads)
+    config.validate()
+    return config
 
 
 def import_command(source: Annotated[Path, typer.Argument(help="File or folder to import.")],
@@ -250,7 +256,8 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
                 engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
                 min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
                 paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
-                seed: SeedOpt = 0) -> None:
+                model_terms: TermsOpt = "auto", anchor_model: AnchorOpt = None,
+                threads: ThreadsOpt = 1, seed: SeedOpt = 0) -> None:
     """Fit each judge's profile per group and print what it rewards."""
     from .. import pipeline
     from ..properties import load_schema
@@ -258,7 +265,7 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
     from .render import print_summary
 
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
-                     seed, max_missing)
+                     seed, max_missing, model_terms, anchor_model, threads)
     schema_obj = load_schema(schema)
     with Study(study).lock("fit", create=False) as target:
         _check_targets(target.pairs(), target.judgments(), judge, group_by)
@@ -284,7 +291,9 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             schema: SchemaOpt = None, engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
             min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
             paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
-            seed: SeedOpt = 0, overwrite: OverwriteOpt = False) -> None:
+            model_terms: TermsOpt = "auto", anchor_model: AnchorOpt = None,
+            threads: ThreadsOpt = 1, seed: SeedOpt = 0,
+            overwrite: OverwriteOpt = False) -> None:
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
     from .. import registry
     from ..properties import load_schema
@@ -296,7 +305,7 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
     _check_source(source)
     schema_obj = load_schema(schema)
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
-                     seed, max_missing)
+                     seed, max_missing, model_terms, anchor_model, threads)
     annotators = list(dict.fromkeys(annotator or ["heuristic"]))
     for name in annotators:
         registry.get("annotator", name)

@@ -5,6 +5,11 @@ An engine is a function registered under kind ``engine`` with the signature
 it fits many independent problems (judges x groups x folds) in one call, so that
 it can batch them. :class:`BayesianLogisticRegression` wraps one problem in the
 scikit-learn estimator contract.
+
+Property weights have the paper's Laplace(0, b) prior. A problem may also carry
+*model terms* (a fixed baseline's advantage, one strength per model): columns
+whose prior is a wide Gaussian instead (:attr:`Problem.gaussian_sd`), fitted
+jointly with the weights.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from ..errors import FitError
 DEFAULT_ENGINE = "ep"
 PRIOR_SCALE = 0.1
 """The paper's Laplace prior scale."""
+TERM_PRIOR_SD = 5.0
+"""Standard deviation of the Gaussian prior on model terms (logit scale): wide enough
+that a term for a model winning 1% or 99% of its pairs is set by the data."""
 
 
 @dataclass
@@ -33,6 +41,9 @@ class Problem:
     weight: np.ndarray | None = None
     """Optional count per row (0 leaves a row out); problems that pass the same ``X``
     array object with different weights share the work of one design."""
+    gaussian_sd: np.ndarray | None = None
+    """Per column: the sd of a Gaussian N(0, sd^2) prior, or NaN for the Laplace prior
+    (None: every column has the Laplace prior). Problems sharing a design must agree."""
 
 
 @dataclass
@@ -49,14 +60,35 @@ class Posterior:
     """Upper end of the equal-tailed credible interval."""
     diagnostics: dict[str, Any] = field(default_factory=dict)
     """Engine, convergence, iterations, warnings (and ess / r_hat for samplers)."""
+    cov: np.ndarray | None = None
+    """Posterior covariance of all weights (d x d), where the engine provides one
+    (EP: its Gaussian approximation; NUTS: the draws' covariance)."""
+
+    def draws(self, n: int, seed: int = 0) -> np.ndarray:
+        """Return ``n`` joint draws (n x d) from the Gaussian N(mean, cov)."""
+        if self.cov is None:
+            raise FitError("this posterior has no covariance to draw from")
+        rng = np.random.default_rng(seed)
+        return rng.multivariate_normal(self.mean, self.cov, size=n, method="cholesky")
 
 
 def fit_problems(problems: list[Problem], engine: str = DEFAULT_ENGINE,
                  prior_scale: float = PRIOR_SCALE, interval: float = 0.95,
-                 **options: Any) -> list[Posterior]:
-    """Fit every problem with the engine registered as ``engine``."""
+                 threads: int | None = 1, **options: Any) -> list[Posterior]:
+    """Fit every problem with the engine registered as ``engine``.
+
+    ``threads`` caps the BLAS/OpenMP thread pools during the fit (None leaves them
+    as they are). One thread is the default: the engine's matrix products are
+    small and many, and on a shared machine extra BLAS threads that wait for a busy
+    core cost far more than they bring (measured in benchmarks/protocol.py).
+    """
     fit = registry.get("engine", engine).factory
-    return fit(problems, prior_scale=prior_scale, interval=interval, **options)
+    if threads is None:
+        return fit(problems, prior_scale=prior_scale, interval=interval, **options)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        return fit(problems, prior_scale=prior_scale, interval=interval, **options)
 
 
 class BayesianLogisticRegression:

@@ -1,0 +1,119 @@
+"""Controlled scores: raw win rates, the judge's tastes held fixed, and the parts between."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit
+from test_model_terms import simulate_models
+
+from prefdissect.errors import UsageError
+from prefdissect.scores import ScoreConfig, family_names, family_spread, model_scores
+
+
+def _soft(judgments: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """Give a judge probabilities, some ties and some labels without p_a."""
+    rng = np.random.default_rng(seed)
+    p = np.where(judgments["label"] == "A", rng.uniform(0.55, 1, len(judgments)),
+                 rng.uniform(0, 0.45, len(judgments)))
+    out = judgments.assign(p_a=p)
+    out.loc[out.index % 7 == 0, "p_a"] = np.nan
+    out.loc[out.index % 11 == 0, ["label", "p_a"]] = ["tie", np.nan]
+    return out
+
+
+def test_raw_rates_are_averaged_within_then_over_opponents():
+    pairs, judgments, comparisons, _ = simulate_models(3000, seed=2)
+    judgments = _soft(judgments)
+    result = model_scores(pairs, judgments, comparisons, "sim", ScoreConfig(draws=200))
+    table = pairs.merge(judgments, left_on="id", right_on="pair_id")
+    y = table["p_a"].where(table["p_a"].notna(),
+                           table["label"].map({"A": 1.0, "B": 0.0, "tie": 0.5}))
+    long = pd.concat([pd.DataFrame({"model": table["model_a"], "opp": table["model_b"], "w": y}),
+                      pd.DataFrame({"model": table["model_b"], "opp": table["model_a"],
+                                    "w": 1 - y})])
+    by_hand = 100 * long.groupby(["model", "opp"])["w"].mean().groupby("model").mean()
+    got = result.scores.set_index("model")["raw"]
+    assert np.allclose(got[by_hand.index], by_hand, atol=1e-9)
+    assert (result.scores["opponents"] == 9).all()
+
+
+def test_decomposition_adds_up_and_controlling_nothing_changes_nothing():
+    pairs, judgments, comparisons, _ = simulate_models(3000, seed=3)
+    result = model_scores(pairs, judgments, comparisons, "sim", ScoreConfig(draws=200))
+    scores = result.scores.set_index("model")
+    total = result.components.groupby("model")["points"].sum()
+    assert np.allclose(total[scores.index], scores["raw"] - scores["controlled"], atol=1e-9)
+    unexplained = result.components.query("component == 'unexplained'").set_index("model")
+    assert np.allclose(unexplained["points"][scores.index], scores["raw"] - scores["fitted"])
+    assert (scores["controlled_lower"] <= scores["controlled"]).all()
+    assert (scores["controlled"] <= scores["controlled_upper"]).all()
+    # controlling only a property with no effect and no differences leaves the fitted rate
+    none = model_scores(pairs, judgments, comparisons, "sim",
+                        ScoreConfig(control=["polite"], draws=200)).scores.set_index("model")
+    assert (none["controlled"] - none["fitted"]).abs().max() < 0.5
+
+
+def test_controlled_rates_follow_the_true_strengths_with_a_fixed_baseline():
+    strength = np.r_[np.linspace(-1.0, 1.0, 9), 0.5]
+    pairs, judgments, comparisons, _ = simulate_models(
+        20000, seed=4, fixed_baseline=True, strength=strength)
+    result = model_scores(pairs, judgments, comparisons, "sim", ScoreConfig(draws=300))
+    assert result.baseline == "m9" and result.anchor == "m9"
+    scores = result.scores.set_index("model")
+    assert "m9" not in scores.index  # the baseline itself is not on its own leaderboard
+    # every property controlled: a model's rate is its strength against the baseline's
+    truth = pd.Series(100 * expit(strength[:9] - 0.5), index=[f"m{k}" for k in range(9)])
+    assert np.abs(scores.loc[truth.index, "controlled"] - truth).max() < 3.0
+    covered = ((scores.loc[truth.index, "controlled_lower"] <= truth)
+               & (truth <= scores.loc[truth.index, "controlled_upper"]))
+    assert covered.mean() >= 0.75
+    # the baseline is the longest model; the shorter a model, the more length costs it
+    parts = result.components.pivot(index="model", columns="component", values="points")
+    lengthy = parts.loc[truth.index, "lengthy"]
+    assert (lengthy < 0).all() and lengthy["m8"] > lengthy["m0"] + 2
+
+
+def test_unknown_controls_and_judges_are_refused():
+    pairs, judgments, comparisons, _ = simulate_models(500, seed=5)
+    with pytest.raises(UsageError, match="--control/--keep lenghty: not in the model"):
+        model_scores(pairs, judgments, comparisons, "sim", ScoreConfig(control=["lenghty"]))
+    with pytest.raises(UsageError, match="no judgments from nobody"):
+        model_scores(pairs, judgments, comparisons, "nobody")
+
+
+def test_families_from_style_suffixes_and_their_spread():
+    names = ["a", "a_concise", "a_verbose", "b", "c_concise", "d", "d_concise"]
+    assert family_names(names) == {"a": "a", "a_concise": "a", "a_verbose": "a", "d": "d",
+                                   "d_concise": "d"}
+    assert family_names(["x", "y"], {"x": "f", "y": "f"}) == {"x": "f", "y": "f"}
+    scores = pd.DataFrame({"judge": "j", "model": ["a", "a_concise", "d", "d_concise"],
+                           "raw": [10.0, 6.0, 4.0, 4.0], "controlled": [8.0, 8.0, 5.0, 3.0]})
+    spread = family_spread(scores).set_index("family")
+    assert spread.loc["a", "raw_spread"] == pytest.approx(2.0 / 8.0)
+    assert spread.loc["d", "raw_spread"] == 0.0 and spread.loc["a", "controlled_spread"] == 0.0
+
+
+@pytest.mark.shared_data
+def test_alpaca_eval_leaderboard_matches_and_the_controlled_score_resists_prompting(
+        alpaca_study, shared_data, cli):
+    board = shared_data / "alpaca_eval" / "leaderboards" / \
+        "weighted_alpaca_eval_gpt4_turbo_leaderboard.csv"
+    result = cli("scores", str(alpaca_study), "--leaderboard", str(board))
+    assert result.code == 0, result.err
+    assert "ranked by controlled win rate" in result.text
+    scores = pd.read_csv(alpaca_study / "scores.csv").set_index("model")
+    assert len(scores) == 14
+    assert (scores["raw"] - scores["published_raw"]).abs().max() < 0.01
+    families = pd.read_csv(alpaca_study / "families.csv").set_index("family")
+    assert set(families.index) == {"alpaca-7b", "claude-2.1", "gpt-3.5-turbo-1106"}
+    assert families["raw_spread"].mean() == pytest.approx(0.214, abs=0.001)
+    assert families["published_lc_spread"].mean() == pytest.approx(0.155, abs=0.001)
+    assert families["controlled_spread"].mean() < families["published_lc_spread"].mean()
+    honest = scores.drop(index=["NullModel", "gpt4_gamed"])
+    rho = honest["controlled"].rank().corr(honest["published_lc"].rank())
+    assert rho >= 0.9
+    parts = pd.read_csv(alpaca_study / "score_components.csv")
+    total = parts.groupby("model")["points"].sum()
+    assert np.allclose(total[scores.index], scores["raw"] - scores["controlled"], atol=1e-6)
