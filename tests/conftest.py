@@ -68,3 +68,15 @@ def alpaca_study(tmp_path_factory) -> Path:
     assert result.code == 0, result.err
     (out / "dissect_output.txt").write_text(result.text)
     return out
+
+
+SHARED_FIXTURES = ("shared_data", "alpaca_study")
+"""Fixtures that read ../shared/data: tests taking one are marked shared_data."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that reads the shared datasets, so -m shared_data selects it."""
+    for item in items:
+        if set(SHARED_FIXTURES) & set(getattr(item, "fixturenames", ())) and \
+                item.get_closest_marker("shared_data") is None:
+            item.add_marker(pytest.mark.shared_data)

@@ -1,22 +1,48 @@
 """A small OpenAI-compatible server on 127.0.0.1 for tests, with fault injection.
 
-It answers /v1/chat/completions and /v1/completions. ``respond(body)`` decides
-the answer for a request (default: a fixed short text with log-probabilities);
-``faults`` is a queue of behaviours applied to the next requests in order:
-``429`` (with Retry-After), ``500``, ``malformed`` (a body that is not JSON),
-``truncated`` (JSON cut off mid-way), ``hang`` (no answer until the client gives
-up). Every request body is recorded.
+It answers /v1/chat/completions and /v1/completions. ``respond(path, body)``
+decides the answer for a request (default: a fixed short text with
+log-probabilities). Faults come from the queue ``faults`` (applied to the next
+requests in order) or, with :meth:`FakeLLM.random_faults`, at random with a
+given rate. The kinds (:data:`FAULTS`):
+
+- ``429`` / ``429-date``: Retry-After in seconds / as an HTTP date; ``500``;
+  ``401`` (not retried by clients);
+- ``malformed``: a body that is not JSON; ``truncated``: JSON cut off mid-way;
+- ``hang``: no answer for ``hang_seconds``; ``trickle``: the answer's bytes sent
+  one small piece at a time over ``trickle_seconds``; ``reset``: the connection
+  closed without an answer;
+- unusable 200s: ``empty-choices`` (``[]``), ``null-choice`` (``[null]``),
+  ``no-message`` (a choice without its message or text), ``no-content`` (a
+  message without content);
+- ``echo-401`` / ``echo-500`` / ``echo-200``: the request's Authorization header
+  echoed back inside the error body or inside a good answer.
+
+Every request body and header set is recorded; ``paid`` counts, per request key
+(the client's cache key), the good answers delivered in full, and ``events``
+lists ``(time.monotonic(), key, kind)`` for every request, so tests can check
+that no request is answered twice and measure waits on the server's clock.
 """
 
 from __future__ import annotations
 
 import json
+import random
+import socket
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from prefdissect.llm.client import Request
+
+FAULTS = ("429", "429-date", "500", "401", "malformed", "truncated", "hang", "trickle",
+          "reset", "empty-choices", "null-choice", "no-message", "no-content", "echo-401",
+          "echo-500", "echo-200")
+UNUSABLE = ("empty-choices", "null-choice", "no-message", "no-content")
 
 
 def chat_reply(content: str, *, logprobs: list[tuple[str, float]] | None = None,
@@ -35,6 +61,30 @@ def chat_reply(content: str, *, logprobs: list[tuple[str, float]] | None = None,
                                            "total_tokens": prompt_tokens + 1}}
 
 
+def unusable_reply(kind: str, good: dict[str, Any]) -> dict[str, Any]:
+    """A 200 body of the given unusable ``kind``, built from a good one."""
+    bad = json.loads(json.dumps(good))
+    if kind == "empty-choices":
+        bad["choices"] = []
+    elif kind == "null-choice":
+        bad["choices"] = [None]
+    elif kind == "no-message":
+        bad["choices"] = [{"index": 0, "finish_reason": "stop"}]
+    elif kind == "no-content":
+        choice = bad["choices"][0]
+        if "message" in choice:
+            choice["message"] = {"role": "assistant"}
+        else:
+            choice.pop("text", None)
+    return bad
+
+
+def request_key(path: str, body: dict[str, Any]) -> str:
+    """The client's cache key of a request to ``path`` (the same canonical hash)."""
+    endpoint = "completions" if path.rstrip("/").endswith("/v1/completions") else "chat"
+    return Request(endpoint, body).key
+
+
 class FakeLLM:
     """Start with ``with FakeLLM() as server:``; ``server.url`` is the API root."""
 
@@ -44,8 +94,13 @@ class FakeLLM:
         self.faults: deque[str] = deque()
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paid: Counter[str] = Counter()
+        self.events: list[tuple[float, str, str]] = []
         self.hang_seconds = 5.0
+        self.trickle_seconds = 2.0
+        self.retry_after = 0.05
         self.reject_response_format = False  # answer 400 to structured-output requests
+        self._random: tuple[float, tuple[str, ...], random.Random] | None = None
         self._lock = threading.Lock()
         outer = self
 
@@ -56,46 +111,97 @@ class FakeLLM:
             def do_POST(self):
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                key = request_key(self.path, body)
                 with outer._lock:
                     outer.requests.append(body)
                     outer.headers.append(dict(self.headers))
-                    fault = outer.faults.popleft() if outer.faults else None
+                    fault = outer._next_fault()
+                    outer.events.append((time.monotonic(), key, fault or "ok"))
+                auth = self.headers.get("Authorization", "")
+                try:
+                    self._answer(fault, body, key, auth)
+                except OSError:
+                    pass  # the client gave up (a timeout) or was killed
+
+            def _answer(self, fault, body, key, auth):
                 if outer.reject_response_format and "response_format" in body:
-                    self._send(400, {"error": {"message": "response_format is not supported"}})
-                elif fault == "429":
-                    self._send(429, {"error": {"message": "slow down"}},
-                               {"Retry-After": "0.05"})
-                elif fault == "500":
-                    self._send(500, {"error": {"message": "boom"}})
-                elif fault == "malformed":
-                    self._raw(200, b"<html>not json</html>")
-                elif fault == "truncated":
-                    text = json.dumps(outer.respond(self.path, body)).encode()
-                    self._raw(200, text[: len(text) // 2])
-                elif fault == "hang":
+                    return self._send(400, {"error": {"message": "response_format is not "
+                                                                 "supported"}})
+                if fault in ("429", "429-date"):
+                    wait = (formatdate(time.time() + outer.retry_after, usegmt=True)
+                            if fault == "429-date" else str(outer.retry_after))
+                    return self._send(429, {"error": {"message": "slow down"}},
+                                      {"Retry-After": wait})
+                if fault in ("500", "401"):
+                    return self._send(int(fault), {"error": {"message": "boom"}})
+                if fault in ("echo-401", "echo-500"):
+                    return self._send(int(fault[-3:]), {"error": {
+                        "message": f"rejected credentials: {auth}"}})
+                if fault == "malformed":
+                    return self._raw(200, b"<html>not json</html>")
+                if fault == "reset":
+                    self.close_connection = True
+                    self.request.shutdown(socket.SHUT_RDWR)
+                    return None
+                good = outer.respond(self.path, body)
+                if fault == "truncated":
+                    text = json.dumps(good).encode()
+                    return self._raw(200, text[: len(text) // 2])
+                if fault in UNUSABLE:
+                    return self._send(200, unusable_reply(fault, good))
+                if fault == "echo-200":
+                    good = {**good, "system_fingerprint": f"seen {auth}"}
+                if fault == "hang":
                     time.sleep(outer.hang_seconds)
-                    try:
-                        self._send(200, outer.respond(self.path, body))
-                    except OSError:
-                        pass
+                data = json.dumps(good).encode()
+                if fault == "trickle":
+                    self._trickle(data)
                 else:
-                    self._send(200, outer.respond(self.path, body))
+                    self._raw(200, data)
+                with outer._lock:
+                    outer.paid[key] += 1
+                return None
+
+            def _trickle(self, data):
+                self._head(200, len(data))
+                pieces = max(1, min(len(data), 40))
+                step = -(-len(data) // pieces)
+                for start in range(0, len(data), step):
+                    self.wfile.write(data[start:start + step])
+                    self.wfile.flush()
+                    time.sleep(outer.trickle_seconds / pieces)
 
             def _send(self, status, payload, headers=None):
                 self._raw(status, json.dumps(payload).encode(), headers)
 
-            def _raw(self, status, data, headers=None):
+            def _head(self, status, length, headers=None):
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Content-Length", str(length))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
                 self.end_headers()
+
+            def _raw(self, status, data, headers=None):
+                self._head(status, len(data), headers)
                 self.wfile.write(data)
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def random_faults(self, rate: float, kinds: tuple[str, ...] = FAULTS, seed: int = 0) -> None:
+        """From now on, give each request a fault with probability ``rate``."""
+        self._random = (rate, tuple(kinds), random.Random(seed))
+
+    def _next_fault(self) -> str | None:
+        if self.faults:
+            return self.faults.popleft()
+        if self._random is not None:
+            rate, kinds, rng = self._random
+            if rng.random() < rate:
+                return rng.choice(kinds)
+        return None
 
     @property
     def url(self) -> str:

@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from prefdissect.errors import InputError, UsageError
 from prefdissect.importers import run_import
 from prefdissect.importers.hh_rlhf import split_dialogue, split_pair
 from prefdissect.importers.native import load as load_native
@@ -60,7 +61,7 @@ def test_duplicate_ids_are_refused(tmp_path):
     src = tmp_path / "p.jsonl"
     row = {"id": "same", "query": "q", "response_a": "a", "response_b": "b"}
     src.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n", encoding="utf-8")
-    with pytest.raises(Exception, match="not unique"):
+    with pytest.raises(UsageError, match="not unique"):
         run_import(src, "pairs")
 
 
@@ -181,7 +182,7 @@ def test_arena_battles(tmp_path):
 def test_arena_unknown_winner(tmp_path):
     src = tmp_path / "b.json"
     src.write_text(json.dumps([battle("q", "model_c")]), encoding="utf-8")
-    with pytest.raises(Exception, match=r"b.json line 1: field 'winner' has unknown winner"):
+    with pytest.raises(InputError, match=r"b.json line 1: field 'winner' has unknown winner"):
         run_import(src, "arena")
 
 

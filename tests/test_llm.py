@@ -13,6 +13,7 @@ from fake_llm import FakeLLM, chat_reply, schema_reply
 from prefdissect.annotators.llm import LLMAnnotator
 from prefdissect.judges.llm import read_logprobs, read_verdict
 from prefdissect.llm.batch import export_batch, import_results, run_batch_file
+from prefdissect.llm.cache import LATEST
 from prefdissect.llm.client import LLMClient, Request
 from prefdissect.llm.parsing import ParseError, parse_json
 from prefdissect.properties import load_schema
@@ -52,7 +53,7 @@ def test_faults_are_retried_and_logged(tmp_path):
     outcomes = sorted(row[0] for row in db.execute("SELECT outcome FROM attempts"))
     assert outcomes.count("ok") == 6 and outcomes.count("malformed") == 2
     assert outcomes.count("timeout") == 1 and outcomes.count("error") == 2
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == LATEST
 
 
 def test_persistent_failure_is_kept_and_only_it_is_retried(tmp_path):
@@ -224,20 +225,6 @@ def test_unusable_answers_get_one_repair_then_a_recorded_failure(tmp_path):
     assert calls["n"] == 4  # 2 pairs x (first answer + one repair)
 
 
-def test_swap_check_reports_flip_rates(cli, tmp_path):
-    src = make_study(tmp_path, n=4)
-    study = tmp_path / "study"
-    cli("import", str(src), "--out", str(study))
-    with FakeLLM(schema_reply) as server:
-        result = cli("annotate", str(study), "--annotator", "llm", "--model", "fake",
-                     "--base-url", server.url, "--steps", "free,aware", "--swap-check")
-        assert result.code == 0, result.err
-    flips = pd.read_csv(study / "annotation_consistency.csv")
-    assert set(flips["property"]) >= {"harmless", "relevant"}
-    assert flips["flip_rate"].between(0, 1).all() and (flips["pairs"] == 4).all()
-    assert "flip rate under A/B swap" in result.text
-
-
 # -- batch transport -------------------------------------------------------------------------
 
 def test_batch_roundtrip_gives_the_live_annotations(tmp_path):
@@ -270,34 +257,6 @@ def test_batch_roundtrip_gives_the_live_annotations(tmp_path):
     key = ["pair_id", "property"]
     pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True),
                                   expected.sort_values(key).reset_index(drop=True))
-
-
-# -- secrets -----------------------------------------------------------------------------------
-
-def test_api_key_never_reaches_logs_outputs_or_errors(cli, tmp_path, monkeypatch):
-    src = make_study(tmp_path, n=3)
-    study = tmp_path / "study"
-    cli("import", str(src), "--out", str(study))
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    texts = []
-    with FakeLLM(schema_reply) as server:
-        server.faults.extend(["500", "429"])
-        for args in (["judge", str(study), "--model", "fake"],
-                     ["annotate", str(study), "--annotator", "llm", "--model", "fake"]):
-            result = cli(*args, "--base-url", server.url)
-            assert result.code == 0, result.err
-            texts += [result.out, result.err]
-        sent = [h.get("Authorization") or h.get("authorization") for h in server.headers]
-        assert sent[0] == f"Bearer {KEY}"  # it was used ...
-        bad = cli("judge", str(study), "--model", "fake-2", "--base-url",
-                  "http://127.0.0.1:9/v1", "--max-attempts", "1", "--name", "down")
-        texts += [bad.out, bad.err]
-    for path in study.iterdir():  # ... and it is nowhere else
-        assert KEY.encode() not in path.read_bytes(), path.name
-    assert all(KEY not in text for text in texts)
-    assert KEY not in repr(LLMClient("http://x/v1", tmp_path / "l.sqlite", api_key=KEY))
-    failures = pd.read_csv(study / "exclusions.csv").query("judge == 'down'")
-    assert len(failures) == 3 and failures["detail"].str.contains("connection").all()
 
 
 def test_server_without_structured_output_falls_back_to_plain_text(tmp_path):
@@ -337,6 +296,6 @@ def test_rerunning_a_judge_replaces_its_old_verdicts(cli, tmp_path):
     assert (pd.read_parquet(study / "judgments.parquet")["judge"] == "j").sum() == 3
     down = cli("judge", str(study), "--model", "m2", "--base-url", "http://127.0.0.1:9/v1",
                "--name", "j", "--max-attempts", "1")
-    assert down.code == 0
+    assert down.code == 3  # finished with failures: every request failed
     assert (pd.read_parquet(study / "judgments.parquet")["judge"] == "j").sum() == 0
     assert (pd.read_csv(study / "exclusions.csv")["judge"] == "j").sum() == 3

@@ -127,18 +127,30 @@ def test_alpaca_eval_length_bias(shared_data, cli, tmp_path):
     assert row["n_pairs"] > 11000
 
 
-@pytest.mark.parametrize("folder, format, judge", [
-    ("hh-rlhf", "hh-rlhf", "human"),
-    ("llmbar", "llmbar", "GPT-4"),
-    ("pandalm", "pandalm", "annotator1"),
-    ("auto-j", "auto-j", "auto-j-13b"),
+@pytest.mark.parametrize("folder, format, judge, used, excluded, lengthy", [
+    # pairs used and left out are exact; the weight of 'lengthy' (group all) is pinned to
+    # the value the EP engine gives on the heuristic annotations
+    ("hh-rlhf", "hh-rlhf", "human", 8505, {"identical responses": 36, "empty response": 11},
+     0.109),
+    ("llmbar", "llmbar", "GPT-4", 779, {"tie": 99, "identical responses": 1,
+                                        "empty response": 1}, 0.034),
+    ("pandalm", "pandalm", "annotator1", 850, {"tie": 95, "empty response": 54}, 0.880),
+    ("auto-j", "auto-j", "auto-j-13b", 1185, {"tie": 197, "identical responses": 9,
+                                              "empty response": 1}, 1.407),
 ])
-def test_real_datasets_end_to_end(shared_data, cli, tmp_path, folder, format, judge):
+def test_real_datasets_end_to_end(shared_data, cli, tmp_path, folder, format, judge, used,
+                                  excluded, lengthy):
     out = tmp_path / folder
     result = cli("dissect", str(shared_data / folder), "--format", format, "--out", str(out))
     assert result.code == 0, result.err
     profiles = pd.read_csv(out / "profiles.csv")
-    assert judge in set(profiles["judge"])
     assert profiles[["mean", "sd", "lower", "upper"]].notna().all().all()
+    row = profiles.query("judge == @judge and group == 'all' and property == 'lengthy'")
+    assert row["mean"].item() == pytest.approx(lengthy, abs=0.02)
+    assert row["lower"].item() < row["mean"].item() < row["upper"].item()
+    assert row["n_pairs"].item() == used
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["judges"][judge]["pairs_used"] == used
+    assert summary["judges"][judge]["excluded"] == excluded
     diagnostics = pd.read_csv(out / "fit_diagnostics.csv")
     assert diagnostics["converged"].all()

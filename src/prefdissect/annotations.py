@@ -12,7 +12,9 @@ Annotators are registered under kind ``annotator``: a class whose instances have
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -95,6 +97,72 @@ def check_annotations(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     frame["value_b"] = pd.to_numeric(frame["value_b"], errors="coerce")
     frame["pair_id"] = frame["pair_id"].astype(str)
     return frame[list(ANNOTATION_COLUMNS)]
+
+
+def _number(value) -> float | None:
+    """Return ``value`` as a number, or None when it is missing or not a number."""
+    number = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+    return None if pd.isna(number) else float(number)
+
+
+def read_user_annotations(path: str | Path, pair_ids: Iterable[str],
+                          properties: Iterable[str]) -> pd.DataFrame:
+    """Read a user's annotation table (``annotate --from``) and check every row.
+
+    Each row must name a pair of the study and a property of the schema, carry
+    numbers (or nothing, for a value that could not be obtained) in ``value_a`` and
+    ``value_b``, and appear once per (pair, property, annotator). The first bad row
+    raises an :class:`~prefdissect.errors.InputError` naming its line and field.
+    """
+    from .errors import InputError
+    from .readers import iter_records
+
+    path = Path(path)
+    pair_ids, properties = set(map(str, pair_ids)), list(properties)
+    known = set(properties)
+    lines, records = [], []
+    for line, record in iter_records(path):
+        status = record.get("status")
+        if status is not None and status not in STATUSES:
+            raise InputError(path, f"has unknown status {status!r}",
+                             f"use one of {', '.join(STATUSES)}", line=line, field="status")
+        if status is None:
+            present = all(_number(record.get(c)) is not None for c in ("value_a", "value_b"))
+            record = {**record, "status": OK if present else FAILED}
+        lines.append(line)
+        records.append(record)
+    frame = check_annotations(pd.DataFrame(records), str(path))
+    seen: dict[tuple[str, str, str], int] = {}
+    for line, record, row in zip(lines, records, frame.itertuples(index=False)):
+        for column in ("value_a", "value_b"):
+            given = record.get(column)
+            if pd.isna(getattr(row, column)) and given is not None and str(given).strip() \
+                    and not (isinstance(given, float) and np.isnan(given)):
+                raise InputError(path, f"must be a number, got {given!r}",
+                                 "give numbers (or leave the cell empty for a value that "
+                                 "could not be obtained)", line=line, field=column)
+        if row.status == OK and (pd.isna(row.value_a) or pd.isna(row.value_b)):
+            raise InputError(path, "has status 'ok' but a missing value",
+                             "give both values, or set status to failed with a reason",
+                             line=line, field="value_a" if pd.isna(row.value_a) else "value_b")
+        if row.property not in known:
+            close = difflib.get_close_matches(str(row.property), properties, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise InputError(path, f"names the unknown property {row.property!r}",
+                             f"{hint}properties of the schema: {', '.join(properties)} (add "
+                             "a property of your own to a --schema file first)", line=line,
+                             field="property")
+        if row.pair_id not in pair_ids:
+            raise InputError(path, f"names pair {row.pair_id!r}, which the study lacks",
+                             "use the ids in the study's pairs.parquet (`prefdissect import` "
+                             "keeps the source's own ids)", line=line, field="pair_id")
+        key = (row.pair_id, row.property, str(row.annotator))
+        if key in seen:
+            raise InputError(path, f"repeats pair {row.pair_id!r} and property "
+                             f"{row.property!r} (first on line {seen[key]})",
+                             "give each pair and property one row per annotator", line=line)
+        seen[key] = line
+    return frame
 
 
 def query_traits(query_info: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -56,3 +56,19 @@ class UsageError(PrefDissectError):
 
 class FitError(PrefDissectError):
     """A model could not be fitted (no usable pairs, no usable properties, ...)."""
+
+
+class PartialFailure(PrefDissectError):
+    """A command finished, but some of its work failed and was recorded as failed.
+
+    The finished work is saved (the failures with their reasons); running the same
+    command again retries only what failed. The CLI exits with :data:`EXIT_PARTIAL`.
+    """
+
+
+EXIT_USAGE = 2
+"""Exit status of a command stopped by bad input or options (nothing was done)."""
+EXIT_PARTIAL = 3
+"""Exit status of a command that finished with failures (see :class:`PartialFailure`)."""
+EXIT_INTERRUPTED = 130
+"""Exit status after Ctrl-C."""

@@ -129,6 +129,24 @@ def extended_schema_yaml(extra: list[dict[str, Any]], source: str) -> str:
     return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
+def misspelt(schema: PropertySchema) -> dict[str, str]:
+    """Return the schema's property names that look like typos of a built-in one.
+
+    Maps each such name to the built-in name it is closest to. A name of one's own
+    that resembles no built-in property is not listed.
+    """
+    import difflib
+
+    builtin = load_schema().names
+    found = {}
+    for name in schema.names:
+        if name not in builtin:
+            close = difflib.get_close_matches(name, builtin, n=1, cutoff=0.8)
+            if close:
+                found[name] = close[0]
+    return found
+
+
 def load_schema(path: str | Path | None = None) -> PropertySchema:
     """Load a property schema from YAML; ``None`` loads the paper's 29."""
     if path is None or str(path) == DEFAULT_SCHEMA:

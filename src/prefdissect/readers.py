@@ -61,12 +61,16 @@ def read_json(path: str | Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(
-            path,
-            f"is not valid JSON ({exc.msg}, column {exc.colno})",
-            "fix the JSON syntax (a JSON Lines file needs the .jsonl extension)",
-            line=exc.lineno,
-        ) from None
+        if exc.msg == "Extra data" and path.name.lower().endswith((".jsonl", ".jsonl.gz")):
+            fix = ("this format reads one JSON document, not JSON Lines; check --format "
+                   "(`prefdissect formats`)")
+        elif exc.msg == "Extra data":
+            fix = ("it holds more than one JSON value: if it is JSON Lines (one object per "
+                   "line), give it the .jsonl extension")
+        else:
+            fix = "fix the JSON syntax"
+        raise InputError(path, f"is not valid JSON ({exc.msg}, column {exc.colno})", fix,
+                         line=exc.lineno) from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -138,6 +142,9 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """
     path = Path(path)
     name = path.name.lower()
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; this reads one file ({', '.join(SUFFIXES)}); "
+                         "for a dataset's folder give its --format (see `prefdissect formats`)")
     if name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
         yield from iter_jsonl(path)
     elif name.endswith(".json"):

@@ -51,6 +51,31 @@ LOCK_NAME = ".prefdissect.lock"
 SCHEMA_NAME = "schema.yaml"
 
 
+def prepare_folder(path: str | Path, what: str = "output folder") -> Path:
+    """Create ``path`` as a folder (if needed) and return it; explain why it cannot be.
+
+    Raises :class:`UsageError` for a path that names a file, or a folder that cannot
+    be created or written to.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{path} is a file, not a {what}; give a folder path (new or "
+                         "existing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UsageError(f"{path}: a part of this path is a file; give a folder path as the "
+                         f"{what}") from None
+    except PermissionError:
+        raise UsageError(f"{path}: permission denied; choose an {what} you can write "
+                         "to") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot create the {what} ({exc.strerror})") from None
+    if not os.access(path, os.W_OK):
+        raise UsageError(f"{path}: permission denied; choose an {what} you can write to")
+    return path
+
+
 def _atomic(path: Path, write) -> None:
     # A name unique to this process, so that two writers never share a temp file.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -75,22 +100,23 @@ class Study:
         return self.root / name
 
     @contextmanager
-    def lock(self, command: str) -> Iterator[Study]:
+    def lock(self, command: str, create: bool = True) -> Iterator[Study]:
         """Hold the study's writer lock while a command runs; refuse a second writer.
 
         The lock is an advisory ``flock`` on ``.prefdissect.lock`` in the study
-        folder (created if needed), so the operating system releases it when the
-        process ends, even on ``kill -9``.
+        folder, so the operating system releases it when the process ends, even on
+        ``kill -9``. The folder is created if needed, unless ``create`` is False
+        (commands that work on an existing study).
         """
+        if not create and not self.root.exists():
+            raise UsageError(f"{self.root} does not exist; check the study path, or create "
+                             "a study with `prefdissect import SOURCE --out STUDY`")
+        prepare_folder(self.root, "study folder")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
             handle = open(self.path(LOCK_NAME), "a+", encoding="utf-8")  # noqa: SIM115
-        except (FileExistsError, NotADirectoryError):
-            raise UsageError(f"{self.root} is a file, not a study folder; give a folder "
-                             "path") from None
         except PermissionError:
-            raise UsageError(f"{self.root}: permission denied; choose a folder you can "
-                             "write to") from None
+            raise UsageError(f"{self.root}: permission denied; choose a study folder you "
+                             "can write to") from None
         try:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -107,8 +133,36 @@ class Study:
         finally:
             handle.close()
 
+    def check_import_target(self, source: str | Path, format: str, seed: int,
+                            overwrite: bool = False) -> None:
+        """Refuse to import over a study that holds other data, unless ``overwrite``.
+
+        Re-importing the same source with the same format and seed is allowed: it
+        is how an interrupted ``dissect`` resumes (its LLM answers come from the log).
+        """
+        if overwrite or not self.path("study.json").exists():
+            return
+        try:
+            info = self.info()
+        except (ValueError, OSError):
+            info = {}
+        where = info.get("source_path") or str(Path(str(info.get("source"))).resolve())
+        if (where, info.get("format"), info.get("seed", 0)) == (
+                str(Path(source).resolve()), format, seed):
+            return
+        was = f"{info.get('source')} ({info.get('format')}" + (
+            f", seed {info['seed']}" if info.get("seed") else "") + ")"
+        raise UsageError(f"{self.root} already holds a study of {was}; give a new --out "
+                         "folder, or add --overwrite to replace that study (its LLM log, the "
+                         "cache of paid answers, is kept)")
+
     def _require(self, name: str, how: str) -> Path:
         path = self.path(name)
+        if not self.root.exists():
+            raise UsageError(f"{self.root} does not exist; check the study path, or create "
+                             "a study with `prefdissect import SOURCE --out STUDY`")
+        if not self.root.is_dir():
+            raise UsageError(f"{self.root} is a file, not a study folder")
         if not path.exists():
             raise UsageError(f"{self.root}: no {name} yet; {how}")
         return path
@@ -158,6 +212,8 @@ class Study:
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "prefdissect": __version__,
             "source": result.source,
+            "source_path": str(Path(result.source).resolve()),
+            "seed": result.seed,
             "format": result.format,
             "rows_read": result.rows_read,
             "pairs": len(result.pairs),

@@ -35,6 +35,8 @@ import pandas as pd
 
 from .. import prompts
 from ..annotations import ANNOTATION_COLUMNS, FAILED, NOT_APPLICABLE, OK, Progress
+from ..errors import InputError
+from ..llm.answers import answer_text, finish_reason
 from ..llm.cache import Exchange
 from ..llm.client import LLMClient, Plan, Request
 from ..llm.parsing import ParseError, parse_json, repair_messages, strict_format
@@ -80,9 +82,7 @@ class _Job:
 def _content(exchange: Exchange | None) -> str | None:
     if exchange is None or exchange.status != "ok":
         return None
-    choice = (exchange.response or {}).get("choices", [{}])[0]
-    message = choice.get("message") or {}
-    return message.get("content") if "message" in choice else choice.get("text")
+    return answer_text(exchange.response)
 
 
 def _rejects_schema(exchange: Exchange | None) -> bool:
@@ -92,10 +92,6 @@ def _rejects_schema(exchange: Exchange | None) -> bool:
     text = exchange.error.lower()
     return text.startswith(("http 400", "http 422", "http 500")) and any(
         word in text for word in ("response_format", "json_schema", "schema", "grammar"))
-
-
-def _finish_reason(exchange: Exchange) -> str | None:
-    return ((exchange.response or {}).get("choices") or [{}])[0].get("finish_reason")
 
 
 @register("annotator", "llm", "the paper's five annotation steps by any OpenAI-compatible "
@@ -139,6 +135,15 @@ class LLMAnnotator:
         self.swap_check = swap_check
         self.steps = tuple(steps)
         self.prompts, self.version = prompts.load("annotate", prompt_file)
+        source = prompt_file or "annotate.yaml"
+        prompts.check(self.prompts, ("system", "query", "free", "aware", "specific", "errors",
+                                     "reference"),
+                      ("query", "response_a", "response_b", "properties", "items",
+                       "reference"), source, "--prompts")
+        for key in ("free_properties", "aware_properties", "specific_items"):
+            if not isinstance(self.prompts.get(key), dict):
+                raise InputError(source, f"has no '{key}' mapping", "give --prompts a YAML "
+                                 "file laid out like the built-in annotate.yaml", field=key)
 
     # -- what gets measured ------------------------------------------------------------
     def measures(self, schema: PropertySchema) -> list[str]:
@@ -226,6 +231,7 @@ class LLMAnnotator:
             self.structured = False
             self.notes_.append("the server rejected structured output (response_format); "
                                "answers were parsed from plain text instead")
+            self.client.tally.replaced([j.request.key for j in jobs])
             for job in jobs:
                 body = {k: v for k, v in job.request.body.items() if k != "response_format"}
                 job.request = Request(job.request.endpoint, body)
@@ -246,7 +252,7 @@ class LLMAnnotator:
             try:
                 job.result = parse_json(job.text, job.schema)
             except ParseError as exc:
-                if _finish_reason(exchange) == "length":  # a repair would be cut off too
+                if finish_reason(exchange.response) == "length":  # a repair would be cut off too
                     cap = job.request.body.get("max_tokens")
                     job.error = (f"answer cut off at max_tokens={cap} ({exc}); raise "
                                  f"--max-tokens {job.step}=N")
@@ -335,14 +341,13 @@ class LLMAnnotator:
         on top).
         """
         found, jobs = self._collect(pairs, schema)
+        # A later step waits only where the step it needs has no answer yet; where that
+        # step got an answer it could not use, the later request can never be built.
         waiting = 0
-        ids = [p for p in pairs["id"]]
         if "specific" in self.steps:
-            known = {j.pair.id for j in jobs["query"] if j.result is not None}
-            waiting += sum(pid not in known for pid in ids)
+            waiting += sum(j.error == "pending" for j in jobs["query"])
         if "errors" in self.steps:
-            ready = {j.pair.id for j in jobs["errors"]}
-            waiting += sum(pid not in ready for pid in ids)
+            waiting += sum(j.error == "pending" for j in jobs["reference"])
         return self.client.plan(found), waiting
 
     def requests(self, pairs: pd.DataFrame, schema: PropertySchema) -> list[Request]:
@@ -440,7 +445,12 @@ class LLMAnnotator:
                     continue
                 if job is None:
                     ref = references.get(pair.id)
-                    reason = f"no reference answer: {ref.error if ref else 'none given'}"
+                    if ref is None:
+                        reason = "no reference answer: none given"
+                    elif ref.error:
+                        reason = f"no reference answer: {ref.error}"
+                    else:
+                        reason = "no reference answer: the model's reference answer was empty"
                     rows.append(self._row(pair.id, prop, None, None, FAILED, reason))
                 elif job.result is None:
                     rows.append(self._row(pair.id, prop, None, None, FAILED, job.error))

@@ -1,8 +1,10 @@
 """The command line: a thin shell over the library.
 
 Errors meant for users (:class:`~prefdissect.errors.PrefDissectError`) become one
-line on stderr and exit status 2; nothing else is caught, so a bug still shows
-its traceback.
+line on stderr; nothing else is caught, so a bug still shows its traceback.
+Exit statuses: 0 done; 2 bad input or options (nothing was done); 3 finished
+with failures (LLM requests that failed after every attempt, kept with their
+reasons; re-running retries only them); 130 interrupted (finished work is kept).
 
 Commands are plain functions in one module per command group; they are
 registered here, in the order of the workflow, so that ``--help`` reads like the
@@ -12,6 +14,7 @@ keeps ``prefdissect --help`` fast.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Annotated
 
@@ -20,7 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
-from ..errors import PrefDissectError
+from ..errors import EXIT_INTERRUPTED, EXIT_PARTIAL, EXIT_USAGE, PartialFailure, PrefDissectError
 
 app = typer.Typer(
     name="prefdissect",
@@ -32,6 +35,27 @@ app = typer.Typer(
 )
 console = Console()
 errors = Console(stderr=True)
+
+
+_kept: list = []  # LLM clients of this command, to say what an interrupt kept
+
+
+def remember(client) -> None:
+    """Note an LLM client, so that Ctrl-C can say how many of its answers were kept."""
+    _kept.append(client)
+
+
+def _interrupted() -> str:
+    parts = ["interrupted; every stage file is replaced only when its stage finishes, so "
+             "the study holds the stages finished before the interrupt and nothing "
+             "half-written"]
+    for client in _kept:
+        got = client.tally.answered
+        parts.append(f"{got} LLM answer{'s' if got != 1 else ''} received in this run "
+                     f"{'are' if got != 1 else 'is'} kept in {client.log.path} and will not "
+                     "be paid for again")
+    parts.append("run the same command again to continue")
+    return "; ".join(parts)
 
 
 def literal(value: object) -> str:
@@ -76,6 +100,22 @@ def _root(version: Annotated[bool, typer.Option(
     """Find out what a preference judge (humans, an LLM judge, a reward model) rewards."""
 
 
+class _Interrupted(Exception):
+    """Ctrl-C inside a command (typer would turn it into a silent exit 130)."""
+
+
+def _guard(function):
+    """Let Ctrl-C inside ``function`` reach :func:`main`, which says what was kept."""
+    @functools.wraps(function)
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise _Interrupted() from None
+
+    return run
+
+
 def _register() -> None:
     from . import agreement, analysis, demo, exploit, export, llm, report, scores, stages
 
@@ -101,7 +141,9 @@ def _register() -> None:
         ("annotators", stages.annotators, lists),
         ("properties", stages.properties, lists),
     ):
-        app.command(name, rich_help_panel=panel)(function)
+        app.command(name, rich_help_panel=panel)(_guard(function))
+    for info in llm.batch_app.registered_commands:
+        info.callback = _guard(info.callback)
     app.add_typer(llm.batch_app, name="batch", rich_help_panel=pipeline)
     app.add_typer(exploit.exploit_app, name="exploit", rich_help_panel="Audit")
 
@@ -110,12 +152,17 @@ _register()
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors print one line and exit with status 2."""
+    """Run the CLI; user errors print one line and exit with status 2 (3: partial)."""
+    _kept.clear()
     try:
         app(args=argv, standalone_mode=True)
+    except PartialFailure as exc:
+        errors.print(f"[bold yellow]finished with failures:[/] {escape(str(exc))}",
+                     highlight=False, soft_wrap=True)
+        sys.exit(EXIT_PARTIAL)
     except PrefDissectError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        errors.print("interrupted; finished stages are saved in the study folder")
-        sys.exit(130)
+        sys.exit(EXIT_USAGE)
+    except (_Interrupted, KeyboardInterrupt):
+        errors.print(escape(_interrupted()), highlight=False, soft_wrap=True)
+        sys.exit(EXIT_INTERRUPTED)

@@ -40,9 +40,12 @@ def compare(
     from ..errors import UsageError
     from ..panel import compare_judges, load_panel
     from ..similarity import METHODS
+    from ..study import prepare_folder
 
     if method not in METHODS:
         raise UsageError(f"--method {method}: use pearson or spearman")
+    if out:
+        prepare_folder(out, "--out folder")  # before any work: a file or a locked folder
     if not study and not reference:
         raise UsageError("nothing to compare; give --study STUDY and/or --reference DIR")
     panel = load_panel(list(study or []), reference)

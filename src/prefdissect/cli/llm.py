@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import console, literal
+from . import console, literal, remember
 from .options import (
     AttemptsOpt,
     BaseUrlOpt,
@@ -17,6 +17,7 @@ from .options import (
     DryOpt,
     ExportOpt,
     KeyOpt,
+    MaxWaitOpt,
     ModelOpt,
     PricesOpt,
     RewardModelOpt,
@@ -85,6 +86,10 @@ def run_llm_judge(study, worker) -> None:
         task = bar.add_task("judge", total=None)
         run = pipeline.judge(study, worker, progress=lambda n: bar.advance(task, n))
     stats = run.stats(worker.name)
+    if not stats["judged"]:
+        console.print(f"[bold red]{literal(worker.name)}: no pair was judged[/] (all "
+                      f"{stats['pairs']} failed; reasons in exclusions.csv)", highlight=False)
+        return
     console.print(f"{literal(worker.name)}: judged {stats['judged']} of {stats['pairs']} pairs "
                   f"({stats['failed']} failed, see exclusions.csv); position consistency "
                   f"{100 * stats['position_consistency']:.1f}%, first position chosen "
@@ -92,17 +97,55 @@ def run_llm_judge(study, worker) -> None:
 
 
 def make_client(study: Path, base_url: str | None, api_key: str | None, concurrency: int,
-                timeout: float, max_attempts: int, prices: Path | None):
+                timeout: float, max_attempts: int, prices: Path | None,
+                max_wait: float = 60.0):
     """Build the client for a study (its exchange log lives in the study folder)."""
-    from ..errors import UsageError
     from ..llm.client import LLMClient, Prices
+
+    check_base_url(base_url)
+    study.mkdir(parents=True, exist_ok=True)
+    client = LLMClient(base_url, study / LOG_NAME, api_key=api_key, concurrency=concurrency,
+                       timeout=timeout, max_attempts=max_attempts, max_wait=max_wait,
+                       prices=Prices.load(prices))
+    remember(client)
+    return client
+
+
+def check_base_url(base_url: str | None) -> None:
+    """Refuse a missing or malformed --base-url before any work starts."""
+    from ..errors import UsageError
 
     if not base_url:
         raise UsageError("give --base-url (or set OPENAI_BASE_URL), e.g. "
                          "--base-url http://127.0.0.1:8080/v1")
-    study.mkdir(parents=True, exist_ok=True)
-    return LLMClient(base_url, study / LOG_NAME, api_key=api_key, concurrency=concurrency,
-                     timeout=timeout, max_attempts=max_attempts, prices=Prices.load(prices))
+    if not base_url.startswith(("http://", "https://")):
+        raise UsageError(f"--base-url {base_url}: give the server's API root with its scheme, "
+                         "e.g. http://127.0.0.1:8080/v1")
+
+
+def finish(client) -> str:
+    """Say what this run's requests came to; raise PartialFailure if some failed.
+
+    Returns the one-line account of the run (requests, answers, tokens).
+    """
+    from ..errors import PartialFailure
+
+    tally = client.tally
+    totals = client.log.totals(tally.keys)
+    line = (f"LLM requests in this run: {len(tally.keys)} ({tally.answered} answered by the "
+            f"server, {tally.cached} from the log, {len(tally.failed)} failed); "
+            f"{totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion "
+            "tokens" + ("" if totals["cost"] is None else f"; cost ${totals['cost']:.4f}"))
+    failed = tally.failed
+    if failed:
+        console.print(line, highlight=False)
+        reasons = sorted(set(failed.values()))
+        raise PartialFailure(
+            f"{len(failed)} of {len(tally.keys)} LLM requests failed (e.g. {reasons[0]}); "
+            "they are recorded with "
+            f"their reasons, and the {len(tally.keys) - len(failed)} answers are kept in "
+            f"{client.log.path}: run the same command again to retry only the failures")
+    return line
 
 
 def print_plan(plan, waiting: int = 0) -> None:
@@ -122,7 +165,7 @@ def request_progress(label: str):
     """Return a progress display that counts finished requests (no total known)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    label = literal(label)
+    label = literal(label).replace("{", "{{").replace("}", "}}")  # a format string below
     bar = Progress(SpinnerColumn(), TextColumn(f"{label}: {{task.completed}} requests done"),
                    TimeElapsedColumn(), console=console, transient=True)
     return bar
@@ -145,8 +188,8 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
           reward_model: RewardModelOpt = None, scores: ScoresOpt = None,
           device: DeviceOpt = "auto", batch_size: BatchSizeOpt = 8,
           concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
-          max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
-          batch_export: ExportOpt = None) -> None:
+          max_attempts: AttemptsOpt = 5, max_wait: MaxWaitOpt = 60.0, prices: PricesOpt = None,
+          dry_run: DryOpt = False, batch_export: ExportOpt = None) -> None:
     """Judge every pair with an LLM (both orders) or a reward model; adds its judgments."""
     from ..study import Study
     from .reward import judge_with_reward
@@ -155,46 +198,51 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
         judge_with_reward(study, reward_model, scores, name, device, batch_size,
                           server=bool(model or local_model or dry_run or batch_export))
         return
-    with Study(study).lock("judge") as target:
+    with Study(study).lock("judge", create=False) as target:
         _judge(target, model, base_url, api_key, name, mode, endpoint, prompt, local_model,
-               concurrency, timeout, max_attempts, prices, dry_run, batch_export)
+               concurrency, timeout, max_attempts, max_wait, prices, dry_run, batch_export)
 
 
 def _judge(target, model, base_url, api_key, name, mode, endpoint, prompt, local_model,
-           concurrency, timeout, max_attempts, prices, dry_run, batch_export) -> None:
+           concurrency, timeout, max_attempts, max_wait, prices, dry_run,
+           batch_export) -> None:
     from ..errors import UsageError
     from ..llm.batch import export_batch
+    from ..llm.client import Prices
     from ..registry import get as registry_get
 
     study = target.root
     if local_model is not None:
         if dry_run or batch_export:
             raise UsageError("--dry-run and --batch-export apply to server judges only")
+        if not local_model.exists():
+            raise UsageError(f"--local-model {local_model} does not exist; give a folder "
+                             "with a transformers causal language model")
+        target.pairs()  # fail before loading a model on a study without pairs
         worker = registry_get("judge", "local").factory(
             str(local_model), name=name, prompt_file=str(prompt) if prompt else None)
         run_llm_judge(target, worker)
         return
     if not model:
         raise UsageError("give --model, the model name on the server (or --local-model)")
-    if endpoint not in ("chat", "completions"):
-        raise UsageError(f"--endpoint {endpoint}: use chat or completions")
-    client = make_client(study, base_url, api_key, concurrency, timeout, max_attempts, prices)
-    worker = registry_get("judge", "llm").factory(
-        client, model, name=name, mode=mode, endpoint=endpoint,
+    check_base_url(base_url)
+    Prices.load(prices)
+    probe = registry_get("judge", "llm").factory(  # checks mode, endpoint and prompt first
+        None, model, name=name, mode=mode, endpoint=endpoint,
         prompt_file=str(prompt) if prompt else None)
     pairs = target.pairs()
+    client = make_client(study, base_url, api_key, concurrency, timeout, max_attempts, prices,
+                         max_wait)
+    probe.client = client
     if dry_run:
-        print_plan(worker.plan(pairs))
+        print_plan(probe.plan(pairs))
         return
     if batch_export:
-        count = export_batch(worker.requests(pairs), batch_export, client.log)
-        console.print(f"wrote {count} requests to {batch_export}", highlight=False)
+        count = export_batch(probe.requests(pairs), batch_export, client.log)
+        console.print(f"wrote {count} requests to {literal(batch_export)}", highlight=False)
         return
-    run_llm_judge(target, worker)
-    totals = client.log.totals()
-    console.print(f"LLM log: {totals['exchanges']} exchanges, {totals['prompt_tokens']:,} "
-                  f"prompt + {totals['completion_tokens']:,} completion tokens",
-                  highlight=False)
+    run_llm_judge(target, probe)
+    console.print(finish(client), highlight=False)
 
 
 @batch_app.command("run")
@@ -202,21 +250,33 @@ def batch_run(requests: Annotated[Path, typer.Argument(help="Batch JSONL file.")
               out: Annotated[Path, typer.Option("--out", "-o", help="Results JSONL to "
                                                 "write.")],
               base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
-              log: Annotated[Path, typer.Option("--log", help="Exchange log for this run.")]
-              = Path("batch_log.sqlite"),
+              log: Annotated[Path | None, typer.Option(
+                  "--log", help="Exchange log (the cache) for this run; processes may share "
+                  "one. Default: beside --out, named OUT.log.sqlite.")] = None,
               concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
-              max_attempts: AttemptsOpt = 5) -> None:
+              max_attempts: AttemptsOpt = 5, max_wait: MaxWaitOpt = 60.0) -> None:
     """Run a batch file against an OpenAI-compatible server (like vLLM's batch runner)."""
-    from ..errors import UsageError
-    from ..llm.batch import run_batch_file
+    from ..errors import PartialFailure, UsageError
+    from ..llm.batch import read_batch, run_batch_file
     from ..llm.client import LLMClient
-    if not base_url:
-        raise UsageError("give --base-url of the server to run the batch on")
+    from ..study import prepare_folder
+
+    check_base_url(base_url)
+    read_batch(requests)  # a bad batch file stops here, before anything is sent
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give the results file to write")
+    prepare_folder(out.parent.resolve(), "folder of --out")
+    log = log or out.with_name(out.name + ".log.sqlite")
     client = LLMClient(base_url, log, api_key=api_key, concurrency=concurrency,
-                       timeout=timeout, max_attempts=max_attempts)
+                       timeout=timeout, max_attempts=max_attempts, max_wait=max_wait)
+    remember(client)
     ok, failed = run_batch_file(requests, client, out)
-    console.print(f"ran {ok + failed} requests: {ok} answered, {failed} failed -> {out}",
-                  highlight=False)
+    console.print(f"ran {ok + failed} requests: {ok} answered, {failed} failed -> "
+                  f"{literal(out)}", highlight=False)
+    if failed:
+        raise PartialFailure(f"{failed} of {ok + failed} requests failed; their reasons "
+                             f"are in {out}; run the same command again to retry only them "
+                             f"(the answers come from {log})")
 
 
 @batch_app.command("import")
@@ -229,9 +289,10 @@ def batch_import(study: Annotated[Path, typer.Argument(help="Study folder.")],
     from ..llm.cache import ExchangeLog
     from ..study import Study
 
-    with Study(study).lock("batch import"):
+    with Study(study).lock("batch import", create=False):
         log = ExchangeLog(study / LOG_NAME)
         stored, failed = import_results(results, requests, log)
-    console.print(f"imported {stored} answers ({failed} failed) into {study / LOG_NAME}; "
+    console.print(f"imported {stored} answers ({failed} failed) into "
+                  f"{literal(study / LOG_NAME)}; "
                   "run the same annotate or judge command again to use them",
                   highlight=False)

@@ -16,6 +16,9 @@ StudyArg = Annotated[Path, typer.Argument(help="Study folder.", show_default=Fal
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Source format; see "
                                         "`prefdissect formats`.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Study folder to write.")]
+OverwriteOpt = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace a study of other data already in --out (its LLM log, the "
+    "cache of paid answers, is kept).")]
 SchemaOpt = Annotated[str | None, typer.Option(
     "--schema", help="Property schema YAML (default: the paper's 29).")]
 JudgeOpt = Annotated[list[str] | None, typer.Option(
@@ -58,10 +61,16 @@ BaseUrlOpt = Annotated[str | None, typer.Option(
 KeyOpt = Annotated[str | None, typer.Option(
     "--api-key", help="API key (default: $PREFDISSECT_API_KEY or $OPENAI_API_KEY); never "
     "stored.", show_default=False)]
-ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", help="Requests in flight.")]
-TimeoutOpt = Annotated[float, typer.Option("--timeout", help="Seconds per request attempt.")]
-AttemptsOpt = Annotated[int, typer.Option("--max-attempts", help="Attempts per request "
-                                          "before it is recorded as failed.")]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1,
+                                             help="Requests in flight.")]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", min=0.001, help="Seconds one request attempt may take in all, until the "
+    "last byte of the answer.")]
+AttemptsOpt = Annotated[int, typer.Option("--max-attempts", min=1, help="Attempts per "
+                                          "request before it is recorded as failed.")]
+MaxWaitOpt = Annotated[float, typer.Option(
+    "--max-wait", min=0.0, help="Longest wait in seconds between two attempts; a server "
+    "asking (Retry-After) for a longer one fails the request instead.")]
 PricesOpt = Annotated[Path | None, typer.Option(
     "--prices", help="YAML of model: {prompt: $, completion: $} per million tokens.")]
 DryOpt = Annotated[bool, typer.Option("--dry-run", help="Count requests, tokens and cost; "

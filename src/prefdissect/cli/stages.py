@@ -23,10 +23,12 @@ from .options import (
     JudgeOpt,
     KeyOpt,
     MaxTokensOpt,
+    MaxWaitOpt,
     MinPairsOpt,
     MissingOpt,
     ModelOpt,
     OutOpt,
+    OverwriteOpt,
     PaperOpt,
     PricesOpt,
     SchemaOpt,
@@ -63,6 +65,60 @@ def _annotate_with_progress(study, annotator: str, schema_path: str | None) -> N
     console.print(f"annotated {total} pairs with '{literal(annotator)}'", highlight=False)
 
 
+def _check_source(source: Path) -> None:
+    from ..errors import UsageError
+
+    if not source.exists():
+        raise UsageError(f"{source} does not exist; check the path")
+
+
+def _check_schema_names(schema_obj, annotators: list[str], annotated: set[str],
+                        source: str | None) -> None:
+    """Refuse a schema property that looks misspelt and that nothing would measure."""
+    from .. import registry
+    from ..errors import UsageError
+    from ..properties import misspelt
+
+    suspects = misspelt(schema_obj)
+    if not suspects:
+        return
+    measured = set(annotated)
+    for name in annotators:
+        factory = registry.get("annotator", name).factory
+        if name == "llm":
+            from ..annotators.llm import LLMAnnotator
+            measured |= set(LLMAnnotator(None, "probe").measures(schema_obj))
+        else:
+            try:
+                measured |= set(factory().measures(schema_obj))
+            except TypeError:  # an annotator that needs settings: it may measure anything
+                return
+    for name, close in suspects.items():
+        if name not in measured:
+            raise UsageError(f"--schema {source}: no annotator measures the property '{name}'; "
+                             f"did you mean '{close}'? (a property of your own gets its "
+                             "values from `prefdissect annotate STUDY --from FILE`)")
+
+
+def _check_targets(pairs, judgments, judges, group_by, extra_judges=()) -> None:
+    """Check --judge and --group-by against the pairs and judgments, before any work."""
+    from ..errors import UsageError
+    from ..pairs import PAIR_COLUMNS, metadata_column
+
+    known = list(dict.fromkeys([*judgments["judge"], *extra_judges]))
+    missing = [j for j in judges or [] if j not in known]
+    if missing:
+        raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
+                         f"{', '.join(known) or 'none'}")
+    for name in group_by or []:
+        values = pairs[name] if name in PAIR_COLUMNS else metadata_column(pairs, name)
+        if values.isna().all():
+            keys = sorted({k for text in pairs["metadata"].dropna() for k in json.loads(text)})
+            raise UsageError(f"--group-by {name}: no pair has a column or metadata key "
+                             f"'{name}'; metadata keys in this data: "
+                             f"{', '.join(keys[:20]) or 'none'}")
+
+
 def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper, seed, max_missing,
             model_terms, anchor_model, threads):
     """Build and check the fit settings (before any work starts)."""
@@ -79,18 +135,22 @@ def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper, seed,
 
 
 def import_command(source: Annotated[Path, typer.Argument(help="File or folder to import.")],
-                   out: OutOpt, format: FormatOpt = "pairs", seed: SeedOpt = 0) -> None:
+                   out: OutOpt, format: FormatOpt = "pairs", seed: SeedOpt = 0,
+                   overwrite: OverwriteOpt = False) -> None:
     """Import pairs and any judge labels into a study folder."""
-    from .. import pipeline
+    from .. import pipeline, registry
     from ..study import Study
 
+    registry.get("importer", format)
+    _check_source(source)
     with Study(out).lock("import") as target:
+        target.check_import_target(source, format, seed, overwrite)
         result = pipeline.import_pairs(source, format, target, seed=seed)
     console.print(f"imported {len(result.pairs)} pairs and {len(result.judgments)} judgments "
-                  f"from {result.rows_read} source rows into {out}", highlight=False)
+                  f"from {result.rows_read} source rows into {literal(out)}", highlight=False)
     if result.exclusions:
-        console.print(f"{len(result.exclusions)} items left out (see {out}/exclusions.csv)",
-                      highlight=False)
+        console.print(f"{len(result.exclusions)} items left out (see "
+                      f"{literal(out / 'exclusions.csv')})", highlight=False)
     for note in result.notes:
         console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
     if result.judge_stats:
@@ -123,60 +183,75 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
              = None,
              max_tokens: MaxTokensOpt = None,
              concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
-             max_attempts: AttemptsOpt = 5, prices: PricesOpt = None, dry_run: DryOpt = False,
+             max_attempts: AttemptsOpt = 5, max_wait: MaxWaitOpt = 60.0,
+             prices: PricesOpt = None, dry_run: DryOpt = False,
              batch_export: ExportOpt = None) -> None:
     """Annotate a study's pairs on the schema's properties (heuristic, LLM, or your own)."""
     from ..study import Study
 
-    with Study(study).lock("annotate") as target:
+    with Study(study).lock("annotate", create=False) as target:
         _annotate(target, annotator, schema, from_file, model, base_url, api_key,
                   reference_model, steps, structured, swap_check, prompts, max_tokens,
-                  concurrency, timeout, max_attempts, prices, dry_run, batch_export)
+                  concurrency, timeout, max_attempts, max_wait, prices, dry_run, batch_export)
 
 
 def _annotate(target, annotator, schema, from_file, model, base_url, api_key, reference_model,
               steps, structured, swap_check, prompts, max_tokens, concurrency, timeout,
-              max_attempts, prices, dry_run, batch_export) -> None:
-    import pandas as pd
-
+              max_attempts, max_wait, prices, dry_run, batch_export) -> None:
     from .. import registry
-    from ..annotations import check_annotations
+    from ..annotations import read_user_annotations
     from ..errors import UsageError
     from ..llm.batch import export_batch
-    from ..readers import iter_records
-    from .llm import llm_annotator_options, make_client, print_plan, run_llm_annotation
+    from ..llm.client import Prices
+    from .llm import (
+        check_base_url,
+        finish,
+        llm_annotator_options,
+        make_client,
+        print_plan,
+        run_llm_annotation,
+    )
 
+    schema_obj = target.schema(schema)
     if from_file is not None:
-        frame = pd.DataFrame([record for _, record in iter_records(from_file)])
-        frame = check_annotations(frame, str(from_file))
+        frame = read_user_annotations(from_file, target.pairs()["id"], schema_obj.names)
         frame["annotator"] = frame["annotator"].fillna(from_file.stem)
         target.save_annotations(frame)
-        console.print(f"added {len(frame)} annotations from {from_file}", highlight=False)
+        console.print(f"added {len(frame)} annotations from {literal(from_file)}",
+                      highlight=False)
         return
+    registry.get("annotator", annotator)
+    if annotator != "llm" and (dry_run or batch_export):
+        raise UsageError(f"--dry-run and --batch-export apply to the llm annotator, not "
+                         f"'{annotator}'")
+    pairs = target.pairs()
+    done = set()
+    if target.path("annotations.parquet").exists():
+        done = set(target.annotations()["property"])
+    _check_schema_names(schema_obj, [annotator], done, schema)
     if annotator != "llm":
-        if dry_run or batch_export:
-            raise UsageError(f"--dry-run and --batch-export apply to the llm annotator, not "
-                             f"'{annotator}'")
         _annotate_with_progress(target, annotator, schema)
         return
-    client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
-                         prices)
-    options = llm_annotator_options(client, model, reference_model, steps, structured,
+    check_base_url(base_url)
+    Prices.load(prices)
+    options = llm_annotator_options(None, model, reference_model, steps, structured,
                                     swap_check, prompts, max_tokens)
-    schema_obj = target.schema(schema)
+    registry.get("annotator", "llm").factory(**options)  # checks the prompt file
+    options["client"] = client = make_client(target.root, base_url, api_key, concurrency,
+                                             timeout, max_attempts, prices, max_wait)
     if dry_run or batch_export:
         worker = registry.get("annotator", "llm").factory(**options)
-        pairs = target.pairs()
         if dry_run:
             print_plan(*worker.plan(pairs, schema_obj))
         else:
             count = export_batch(worker.requests(pairs, schema_obj), batch_export, client.log)
             _, waiting = worker.plan(pairs, schema_obj)
-            console.print(f"wrote {count} requests to {batch_export}; {waiting} more depend "
-                          "on their answers: import the results and export again",
+            console.print(f"wrote {count} requests to {literal(batch_export)}; {waiting} more "
+                          "depend on their answers: import the results and export again",
                           highlight=False)
         return
     run_llm_annotation(target, options, schema_obj)
+    console.print(finish(client), highlight=False)
 
 
 def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
@@ -195,7 +270,8 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed, max_missing, model_terms, anchor_model, threads)
     schema_obj = load_schema(schema) if schema else None  # None: the study's own schema
-    with Study(study).lock("fit") as target:
+    with Study(study).lock("fit", create=False) as target:
+        _check_targets(target.pairs(), target.judgments(), judge, group_by)
         pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
 
@@ -217,72 +293,89 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
                 "--reference-model", help="LLM: model that writes reference answers.")] = None,
             max_tokens: MaxTokensOpt = None, concurrency: ConcurrencyOpt = 8,
             timeout: TimeoutOpt = 60.0, max_attempts: AttemptsOpt = 5,
+            max_wait: MaxWaitOpt = 60.0,
             schema: SchemaOpt = None, engine: EngineOpt = "ep", soft_labels: SoftOpt = False,
             min_pairs: MinPairsOpt = 20, folds: FoldsOpt = 10,
             paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
             model_terms: TermsOpt = "auto", anchor_model: AnchorOpt = None,
-            threads: ThreadsOpt = 1, seed: SeedOpt = 0) -> None:
+            threads: ThreadsOpt = 1, seed: SeedOpt = 0,
+            overwrite: OverwriteOpt = False) -> None:
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
     from .. import registry
     from ..errors import UsageError
     from ..properties import load_schema
     from ..study import Study
+    from .llm import check_base_url, llm_annotator_options
 
-    schema_obj = load_schema(schema)  # fail early on bad options
+    # every option is checked before anything is read, asked or written
+    registry.get("importer", format)
+    _check_source(source)
+    schema_obj = load_schema(schema)
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed, max_missing, model_terms, anchor_model, threads)
-    annotators = list(annotator or ["heuristic"])
+    annotators = list(dict.fromkeys(annotator or ["heuristic"]))
     for name in annotators:
         registry.get("annotator", name)
+    _check_schema_names(schema_obj, annotators, set(), schema)
     reward_judges = []
     for path in reward_model or []:
         if not path.exists():
             raise UsageError(f"--reward-model {path}: no such folder")
         reward_judges.append(registry.get("judge", "reward").factory(str(path)))
+    llm_options = None
+    if "llm" in annotators or llm_judge:
+        check_base_url(base_url)
+    if "llm" in annotators:
+        llm_options = llm_annotator_options(
+            None, model, reference_model=reference_model,
+            steps="query,free,aware,specific,errors", structured=True, swap_check=False,
+            prompts=None, max_tokens=max_tokens)
     with Study(out).lock("dissect") as target:
-        _dissect(target, source, format, judge, annotators, llm_judge, model, base_url,
-                 api_key, reference_model, max_tokens, concurrency, timeout, max_attempts,
-                 schema, schema_obj, config, seed, reward_judges)
+        target.check_import_target(source, format, seed, overwrite)
+        _dissect(target, source, format, judge, group_by, annotators, llm_options, llm_judge,
+                 (base_url, api_key, concurrency, timeout, max_attempts, max_wait), schema,
+                 schema_obj, config, seed, reward_judges)
 
 
-def _dissect(target, source, format, judge, annotators, llm_judge, model, base_url, api_key,
-             reference_model, max_tokens, concurrency, timeout, max_attempts, schema,
-             schema_obj, config, seed, reward_judges=()) -> None:
+def _dissect(target, source, format, judge, group_by, annotators, llm_options, llm_judge,
+             connection, schema, schema_obj, config, seed, reward_judges=()) -> None:
     from .. import pipeline, registry
-    from ..errors import UsageError
-    from .llm import llm_annotator_options, make_client, run_llm_annotation, run_llm_judge
+    from ..importers import run_import
+    from ..judgments import judgments_to_frame
+    from ..pairs import pairs_to_frame
+    from .llm import finish, make_client, run_llm_annotation, run_llm_judge
     from .render import print_summary
     from .reward import run_reward_judge
 
-    needs_llm = "llm" in annotators or bool(llm_judge)
-    result = pipeline.import_pairs(source, format, target, seed=seed)
+    result = run_import(source, format, seed=seed)
+    # --judge and --group-by are checked against the data before any annotation starts
+    _check_targets(pairs_to_frame(result.pairs), judgments_to_frame(result.judgments), judge,
+                   group_by,
+                   extra_judges=[*(llm_judge or []), *(w.name for w in reward_judges)])
+    target.save_import(result)
     console.print(f"imported {len(result.pairs)} pairs, {len(result.judgments)} judgments",
                   highlight=False)
-    client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
-                         None) if needs_llm else None
+    client = None
+    if llm_options is not None or llm_judge:
+        base_url, api_key, concurrency, timeout, max_attempts, max_wait = connection
+        client = make_client(target.root, base_url, api_key, concurrency, timeout,
+                             max_attempts, None, max_wait)
     if not schema:  # the import may have brought properties: use the study's schema
         schema_obj = target.schema()
     for name in annotators:
         if name == "llm":
-            run_llm_annotation(target, llm_annotator_options(
-                client, model, reference_model=reference_model,
-                steps="query,free,aware,specific,errors", structured=True, swap_check=False,
-                prompts=None, max_tokens=max_tokens), schema_obj)
+            run_llm_annotation(target, {**llm_options, "client": client}, schema_obj)
         else:
             _annotate_with_progress(target, name, schema)
     for judge_model in llm_judge or []:
         run_llm_judge(target, registry.get("judge", "llm").factory(client, judge_model))
     for worker in reward_judges:
         run_reward_judge(target, worker)
-    if judge:
-        known = set(target.judgments()["judge"])
-        missing = [j for j in judge if j not in known]
-        if missing:
-            raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
-                             f"{', '.join(sorted(known))}")
     pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()),
                   str(target.root))
+    if client is not None:
+        console.print(finish(client), highlight=False)
 
 
 def formats() -> None:
@@ -320,10 +413,14 @@ def properties(schema: SchemaOpt = None,
     if show_yaml:
         from importlib import resources
 
-        path = schema or None
-        text = (Path(path).read_text() if path else resources.files("prefdissect.schemas")
-                .joinpath("paper29.yaml").read_text())
-        console.print(text, markup=False, highlight=False)
+        load_schema(schema)  # a broken file is reported, not echoed
+        text = (Path(schema).read_text(encoding="utf-8") if schema and schema != "paper29"
+                else resources.files("prefdissect.schemas").joinpath("paper29.yaml")
+                .read_text(encoding="utf-8"))
+        # written as is: rich would wrap long lines at the terminal width (80 columns
+        # when piped), and the YAML would no longer load
+        console.file.write(text if text.endswith("\n") else text + "\n")
+        console.file.flush()
         return
     loaded = load_schema(schema)
     table = Table("#", "name", "rule", "applies when", "description", box=None)

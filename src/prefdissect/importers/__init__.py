@@ -48,6 +48,8 @@ class ImportResult:
     judge_stats: list[dict] = field(default_factory=list)
     """Position statistics of judges whose verdicts in both orders were imported, one
     row per judge in the columns of ``judge_stats.csv``."""
+    seed: int = 0
+    """The seed the import ran with (sources whose order it randomises)."""
 
 
 def run_import(path: str | Path, format: str, *, seed: int = 0) -> ImportResult:
@@ -57,6 +59,7 @@ def run_import(path: str | Path, format: str, *, seed: int = 0) -> ImportResult:
     if not path.exists():
         raise UsageError(f"{path} does not exist; check the path")
     result: ImportResult = entry.factory(path, seed=seed)
+    result.seed = seed
     ids = [p.id for p in result.pairs]
     if len(set(ids)) != len(ids):
         dupes = sorted({i for i in ids if ids.count(i) > 1})[:3]

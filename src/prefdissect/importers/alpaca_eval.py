@@ -34,13 +34,22 @@ def _annotation_files(path: Path) -> list[Path]:
     return files
 
 
-def _outputs_by_instruction(file: Path) -> dict[str, dict] | None:
+def _outputs_by_instruction(file: Path) -> dict[str, tuple[int, dict]] | None:
+    """Map each instruction of a model_outputs.json to (record number, record)."""
     if not file.exists():
         return None
     data = read_json(file)
     if not isinstance(data, list):
         raise InputError(file, "is not a JSON list", "model_outputs.json must list records")
-    return {row.get("instruction"): row for row in data if isinstance(row, dict)}
+    found = {}
+    for number, row in enumerate(data, start=1):
+        if not isinstance(row, dict):
+            raise InputError(file, "is not a JSON object", "model_outputs.json must list "
+                             "records with instruction and output", line=number)
+        instruction = require_text(row, "instruction", file, number, "model_outputs.json "
+                                   "records need instruction and output")
+        found.setdefault(instruction, (number, row))
+    return found
 
 
 @register("importer", "alpaca-eval", "AlpacaEval results/<model>/<annotator>/annotations.json "
@@ -69,13 +78,17 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
             model_a = str(row.get("generator_1") or "baseline")
             dataset = row.get("dataset")
             if outputs is not None:
-                joined = outputs.get(instruction)
-                if joined is None:
+                found = outputs.get(instruction)
+                if found is None:
                     result.exclusions.append(Exclusion(
                         "import", "no model output for instruction", source=str(file),
                         line=number, detail=f"{model_b}: {instruction[:60]}"))
                     continue
-                output_2 = joined.get("output", output_2)
+                joined_line, joined = found
+                if "output" in joined:
+                    output_2 = require_text(joined, "output", model_dir / "model_outputs.json",
+                                            joined_line, "model_outputs.json records need "
+                                            "instruction and output")
                 dataset = joined.get("dataset", dataset)
             if model_a not in baseline_index:
                 base = _outputs_by_instruction(model_dir.parent / model_a / "model_outputs.json")

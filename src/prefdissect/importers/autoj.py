@@ -57,7 +57,8 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
     for number, row in iter_jsonl(file):
         result.rows_read += 1
         pair_id = f"auto-j:{number}"
-        label = _SHOWN.get(require(row, "label", file, number, FIX))
+        value = require(row, "label", file, number, FIX)
+        label = _SHOWN.get(value) if isinstance(value, int) else None
         if label is None:
             raise InputError(file, f"has unknown label {row['label']!r}",
                              "Auto-J labels are 0 (response 1), 1 (response 2) or 2 (tie)",
@@ -66,7 +67,8 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
             id=pair_id, query=require_text(row, "prompt", file, number, FIX),
             response_a=require_text(row, "response 1", file, number, FIX),
             response_b=require_text(row, "response 2", file, number, FIX),
-            scenario=row.get("scenario"),
+            scenario=None if row.get("scenario") is None else require_text(
+                row, "scenario", file, number, FIX),
         ))
         result.judgments.append(Judgment(pair_id, "human", label))
         ids.append(pair_id)

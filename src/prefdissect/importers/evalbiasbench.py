@@ -40,9 +40,13 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
     result = ImportResult(source=str(path), format="evalbiasbench")
     number = 0
     for category, rows in data.items():
+        if not isinstance(rows, list):
+            raise InputError(file, f"category {category!r} is not a list of rows", FIX)
         for row in rows:
             number += 1
             result.rows_read += 1
+            if not isinstance(row, dict):
+                raise InputError(file, "is not a JSON object", FIX, line=number)
             pair_id = f"evalbiasbench:{number}"
             label = str(require(row, "label", file, number, FIX))
             if label not in ("1", "2"):

@@ -60,13 +60,17 @@ def _judge_results(set_dir: Path, rows: list[dict], result: ImportResult,
                              f"but its dataset.json has {len(rows)}",
                              "use the result.json that belongs to this dataset")
         for number, (run, row, pair_id) in enumerate(zip(runs, rows, ids), start=1):
+            results = run.get("results") if isinstance(run, dict) else None
+            if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
+                raise InputError(file, "is not an object with a 'results' list of runs",
+                                 "use LLMBar's evaluator result.json unchanged", line=number)
             if run.get("input") != row.get("input"):
                 raise InputError(file, "does not match dataset.json (different input)",
                                  "use the result.json that belongs to this dataset",
                                  line=number, field="input")
             if pair_id is None:
                 continue
-            last = (run.get("results") or [{}])[-1]
+            last = (results or [{}])[-1]
             first = _verdict(last.get("swap = False"))
             swapped = _verdict(last.get("swap = True"))
             p_a = combine_orders(*(None if v is None else (1.0 if v == A else 0.0)

@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, UsageError
+from ..exclusions import NO_LABEL, Exclusion
 from ..judgments import Judgment, label_from_probability, normalize_label
 from ..pairs import PAIR_COLUMNS, Pair, content_id
 from ..readers import clean_cell, iter_records
@@ -83,12 +84,16 @@ def _probability(value: Any, path: Path, line: int, field: str) -> float | None:
     return p
 
 
-def _judgments(record: dict, pair_id: str, path: Path, line: int) -> list[Judgment]:
+def _judgments(record: dict, pair_id: str, path: Path, line: int
+               ) -> tuple[list[Judgment], list[Exclusion]]:
     found: dict[str, dict[str, Any]] = {}
+    empty: list[tuple[str, str]] = []  # (judge, field) given without a value
     if record.get("label") is not None or record.get("p_a") is not None:
         judge = str(record.get("judge") or DEFAULT_JUDGE)
         found[judge] = {"label": record.get("label"), "p_a": record.get("p_a"),
                         "fields": ("label", "p_a")}
+    elif "label" in record or "p_a" in record:
+        empty.append((str(record.get("judge") or DEFAULT_JUDGE), "label"))
     for key, value in record.items():
         for prefix in ("label:", "p_a:"):
             if key.startswith(prefix) and value is not None:
@@ -96,6 +101,8 @@ def _judgments(record: dict, pair_id: str, path: Path, line: int) -> list[Judgme
                 slot = found.setdefault(judge, {"label": None, "p_a": None,
                                                 "fields": (f"label:{judge}", f"p_a:{judge}")})
                 slot[prefix[:-1]] = value
+            elif key.startswith(prefix):
+                empty.append((key[len(prefix):], key))
     out = []
     for judge, slot in found.items():
         label_field, p_field = slot["fields"]
@@ -105,7 +112,10 @@ def _judgments(record: dict, pair_id: str, path: Path, line: int) -> list[Judgme
         else:
             label = label_from_probability(p_a)
         out.append(Judgment(pair_id, judge, label, p_a))
-    return out
+    missing = {judge: name for judge, name in empty if judge not in found}
+    return out, [Exclusion("import", NO_LABEL, pair_id=pair_id, judge=judge, source=str(path),
+                           line=line, detail=f"'{name}' is empty")
+                 for judge, name in missing.items()]
 
 
 KNOWN = set(PAIR_COLUMNS) | {"label", "p_a", "judge"}
@@ -121,6 +131,9 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
         texts = {k: _text(record, k, path, line, required=k in REQUIRED)
                  for k in ("query", "response_a", "response_b", "model_a", "model_b",
                            "scenario", "reference")}
+        if not texts["query"].strip() and not record.get("history"):
+            raise InputError(path, "is empty", "each pair needs the request its two responses "
+                             "answer", line=line, field="query")
         raw_id = record.get("id")
         pair_id = str(raw_id) if raw_id is not None else content_id(
             texts["query"], texts["response_a"], texts["response_b"], prefix="p")
@@ -131,7 +144,9 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
         pair = Pair(id=pair_id, history=_json_field(record, "history", list, path, line),
                     metadata=metadata, **texts)
         result.pairs.append(pair)
-        result.judgments.extend(_judgments(record, pair_id, path, line))
+        judgments, unlabelled = _judgments(record, pair_id, path, line)
+        result.judgments.extend(judgments)
+        result.exclusions.extend(unlabelled)
     if not result.pairs:
         raise InputError(path, "holds no records", "add at least one pair")
     return result

@@ -33,6 +33,15 @@ def _code(value: object) -> str | None:
     return _CODES.get(str(value).strip().lower())
 
 
+def _index(row: dict, file: Path, number: int, fix: str) -> int:
+    value = require(row, "idx", file, number, fix)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(file, f"must be a whole number, got {value!r:.40}", fix, line=number,
+                         field="idx") from None
+
+
 def _testset(path: Path) -> Path:
     if path.is_file():
         return path
@@ -57,10 +66,11 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
         result.rows_read += 1
         if not isinstance(row, dict):
             raise InputError(file, "is not a JSON object", FIX, line=number)
-        idx = int(require(row, "idx", file, number, FIX))
+        idx = _index(row, file, number, FIX)
         pair_id = f"pandalm:{idx}"
         instruction = require_text(row, "instruction", file, number, FIX)
-        extra = (row.get("input") or "").strip()
+        extra = require_text(row, "input", file, number, FIX).strip() \
+            if row.get("input") is not None else ""
         models = str(row.get("cmp_key") or "").split("_")
         result.pairs.append(Pair(
             id=pair_id, query=f"{instruction}\n\n{extra}" if extra else instruction,
@@ -90,8 +100,14 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
         if not llm_file.exists():
             result.notes.append(f"{name} not found beside {file.name}: no {judge} judgments")
             continue
-        for number, row in enumerate(read_json(llm_file), start=1):
-            pair_id = ids.get(int(require(row, "idx", llm_file, number, f"rows need idx, {key}")))
+        rows = read_json(llm_file)
+        if not isinstance(rows, list):
+            raise InputError(llm_file, "is not a JSON list", f"rows need idx and {key}")
+        for number, row in enumerate(rows, start=1):
+            if not isinstance(row, dict):
+                raise InputError(llm_file, "is not a JSON object", f"rows need idx and {key}",
+                                 line=number)
+            pair_id = ids.get(_index(row, llm_file, number, f"rows need idx and {key}"))
             if pair_id is None:
                 raise InputError(llm_file, f"has idx {row['idx']} that the test set lacks",
                                  "use the judge file that belongs to this test set",

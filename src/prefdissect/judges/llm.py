@@ -20,8 +20,10 @@ from typing import Any
 import pandas as pd
 
 from .. import prompts
+from ..errors import UsageError
+from ..llm.answers import answer_text, first_choice
 from ..llm.cache import Exchange
-from ..llm.client import LLMClient, Plan, Request
+from ..llm.client import ENDPOINTS, LLMClient, Plan, Request
 from ..pairs import Pair, frame_to_pairs
 from ..registry import register
 from . import JudgeRun, OrderResult, combine
@@ -35,21 +37,35 @@ _TIE = re.compile(r"\b(tie|equal(ly)?|both)\b", re.I)
 
 
 def _top_logprobs(choice: dict[str, Any]) -> list[tuple[str, float]] | None:
-    """Return the first token's alternatives as (token, logprob), from any known shape."""
-    logprobs = choice.get("logprobs")
+    """Return the first token's alternatives as (token, logprob), from any known shape.
+
+    None when the choice carries no log-probabilities in a shape read here.
+    """
+    try:
+        return _alternatives(choice.get("logprobs"))
+    except (TypeError, ValueError, AttributeError):
+        return None  # a shape no known server sends: no log-probabilities
+
+
+def _alternatives(logprobs: Any) -> list[tuple[str, float]] | None:
     if not isinstance(logprobs, dict):
         return None
     content = logprobs.get("content")
-    if isinstance(content, list) and content:
+    if isinstance(content, list) and content and isinstance(content[0], dict):
         first = content[0]
-        pairs = [(str(t.get("token", "")), float(t.get("logprob", -math.inf)))
-                 for t in first.get("top_logprobs") or []]
-        pairs.append((str(first.get("token", "")), float(first.get("logprob", -math.inf))))
+        pairs = [(str(t.get("token", "")), _logprob(t.get("logprob")))
+                 for t in first.get("top_logprobs") or [] if isinstance(t, dict)]
+        pairs.append((str(first.get("token", "")), _logprob(first.get("logprob"))))
         return pairs
     top = logprobs.get("top_logprobs")
     if isinstance(top, list) and top and isinstance(top[0], dict):
-        return [(str(tok), float(lp)) for tok, lp in top[0].items()]
+        return [(str(tok), _logprob(lp)) for tok, lp in top[0].items()]
     return None
+
+
+def _logprob(value: Any) -> float:
+    """Return a log-probability; a missing one counts as -inf (probability 0)."""
+    return -math.inf if value is None else float(value)
 
 
 def read_logprobs(choice: dict[str, Any]) -> OrderResult:
@@ -60,6 +76,8 @@ def read_logprobs(choice: dict[str, Any]) -> OrderResult:
     mass = {"A": 0.0, "B": 0.0}
     seen = set()
     for token, logprob in top:
+        if not (logprob <= 0.0):  # NaN or positive: no log-probability a server can mean
+            return OrderResult(None, f"invalid log-probability {logprob!r} for {token!r}")
         letter = token.strip()
         if letter in mass and (token, letter) not in seen:
             seen.add((token, letter))
@@ -111,7 +129,10 @@ class LLMJudge:
                  mode: str = "auto", endpoint: str = "chat", prompt_file: str | None = None,
                  top_logprobs: int = 10):
         if mode not in MODES:
-            raise ValueError(f"unknown judge mode {mode!r}; use one of {MODES}")
+            raise UsageError(f"--mode {mode}: unknown; use one of {', '.join(MODES)}")
+        if endpoint not in ENDPOINTS:
+            raise UsageError(f"--endpoint {endpoint}: unknown; use one of "
+                             f"{', '.join(ENDPOINTS)}")
         self.client = client
         self.model = model
         self.name = name or model
@@ -119,6 +140,9 @@ class LLMJudge:
         self.endpoint = endpoint
         self.top_logprobs = top_logprobs
         self.prompts, self.version = prompts.load("judge", prompt_file)
+        needed = ("system", "user") if endpoint == "chat" else ("completion",)
+        prompts.check(self.prompts, needed, ("query", "response_a", "response_b"),
+                      prompt_file or "judge.yaml", "--prompt")
 
     def _request(self, pair: Pair, swapped: bool) -> Request:
         a, b = (pair.response_b, pair.response_a) if swapped else (pair.response_a,
@@ -152,9 +176,8 @@ class LLMJudge:
             return OrderResult(None, "no answer")
         if exchange.status != "ok":
             return OrderResult(None, f"request failed: {exchange.error}")
-        choice = (exchange.response.get("choices") or [{}])[0]
-        text = (choice.get("message") or {}).get("content") if "message" in choice \
-            else choice.get("text")
+        choice = first_choice(exchange.response)
+        text = answer_text(exchange.response)
         if self.mode == "verdict":
             return read_verdict(text)
         result = read_logprobs(choice)

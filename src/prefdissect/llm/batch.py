@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..readers import iter_jsonl
+from .answers import unusable
 from .cache import Exchange, ExchangeLog
 from .client import ENDPOINTS, LLMClient, Request
 
@@ -73,7 +74,7 @@ def import_results(results: str | Path, batch: str | Path, log: ExchangeLog) -> 
             raise InputError(results, f"has custom_id {key!r} that the batch file lacks",
                              "import the results together with the batch file they answer",
                              line=number, field="custom_id")
-        response = line.get("response") or {}
+        response = line.get("response") if isinstance(line.get("response"), dict) else {}
         body = response.get("body")
         if line.get("error") or response.get("status_code") != 200 or not isinstance(body, dict):
             reason = line.get("error") or f"status {response.get('status_code')}"
@@ -81,7 +82,14 @@ def import_results(results: str | Path, batch: str | Path, log: ExchangeLog) -> 
                     Exchange(key, "error", None, f"batch: {reason}"), 1, source="batch")
             failed += 1
             continue
-        usage = body.get("usage") or {}
+        problem = unusable(request.endpoint, body)
+        if problem:
+            log.put(key, request.endpoint, request.body,
+                    Exchange(key, "error", None, f"batch: unusable answer: {problem}"), 1,
+                    source="batch")
+            failed += 1
+            continue
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
         log.put(key, request.endpoint, request.body,
                 Exchange(key, "ok", body, None, usage.get("prompt_tokens"),
                          usage.get("completion_tokens")), 1, source="batch")

@@ -1,13 +1,16 @@
 """One client for all LLM work: any OpenAI-compatible server, cached, retried, accounted.
 
 Requests go through the official ``openai`` SDK (its own retries switched off so
-that every attempt is logged here) with bounded concurrency, a per-request
-timeout, and retries with exponential back-off and jitter that honour
-``Retry-After`` on 429, on 5xx, on timeouts, on dropped connections and on
-unparseable bodies. Every outcome lands in the :class:`ExchangeLog`; a request
-whose successful outcome is already there is answered from it and never sent
-again. API keys come from an option or the environment, live only in the SDK
-client, and are scrubbed from any error text before it is stored or shown.
+that every attempt is logged here) with bounded concurrency, a deadline per
+attempt that covers the whole answer (a server trickling its body is cut off
+too), and retries with exponential back-off and jitter that honour
+``Retry-After`` (seconds or an HTTP date, up to ``max_wait``) on 429, on 5xx, on
+timeouts, on dropped connections, on unparseable bodies and on 200s that hold no
+answer. Every outcome lands in the :class:`ExchangeLog`; a request whose
+successful outcome is already there is answered from it and never sent again,
+and a request another process sharing the log is asking is waited for. API keys
+come from an option or the environment, live only in the SDK client, and are
+scrubbed from error texts and answers before they are stored or shown.
 """
 
 from __future__ import annotations
@@ -18,20 +21,25 @@ import json
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import InputError, UsageError
-from .cache import Exchange, ExchangeLog
+from .answers import unusable
+from .cache import HOST, Exchange, ExchangeLog
 
 ENDPOINTS = {"chat": "/chat/completions", "completions": "/completions"}
 CHARS_PER_TOKEN = 4
 """Token estimate for dry runs: characters / 4 (servers' tokenizers differ)."""
+TOKENS_PER_MESSAGE = 4
+"""Tokens a chat template adds per message (role name and turn markers)."""
 KEY_ENV = ("PREFDISSECT_API_KEY", "OPENAI_API_KEY")
 
 
@@ -56,16 +64,21 @@ class Request:
                               .encode("utf-8")).hexdigest()
 
     def estimated_tokens(self) -> tuple[int, int]:
-        """(prompt, completion) tokens a dry run counts: text length / 4, and max_tokens."""
+        """(prompt, completion) tokens a dry run counts.
+
+        Prompt: the text's length / :data:`CHARS_PER_TOKEN`, plus
+        :data:`TOKENS_PER_MESSAGE` for each chat message (its role and the chat
+        template's markers). A structured-output schema is not prompt text: servers
+        turn it into a grammar that constrains decoding. Completion: max_tokens.
+        """
         if self.endpoint == "chat":
-            text = "".join(str(m.get("content", "")) for m in self.body.get("messages", []))
+            messages = self.body.get("messages", [])
+            text = "".join(str(m.get("content", "")) for m in messages)
+            overhead = TOKENS_PER_MESSAGE * len(messages)
         else:
-            text = str(self.body.get("prompt", ""))
-        schema = self.body.get("response_format")
-        if schema:
-            text += canonical(schema)
+            text, overhead = str(self.body.get("prompt", "")), 0
         completion = self.body.get("max_tokens") or self.body.get("max_completion_tokens") or 0
-        return -(-len(text) // CHARS_PER_TOKEN), int(completion)
+        return -(-len(text) // CHARS_PER_TOKEN) + overhead, int(completion)
 
 
 @dataclass
@@ -80,16 +93,28 @@ class Prices:
         """Read ``model: {prompt: $, completion: $}`` entries from YAML or JSON."""
         if path is None:
             return cls()
+        fix = "write model: {prompt: 2.5, completion: 10} ($ per 1M tokens)"
         try:
             data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):
             raise InputError(path, "does not exist", "check the --prices path") from None
+        except yaml.YAMLError as exc:
+            raise InputError(path, f"is not valid YAML ({exc})", fix) from None
+        if not isinstance(data, dict):
+            raise InputError(path, "is not a mapping of model names to prices", fix)
         table = {}
         for model, entry in data.items():
             if not isinstance(entry, dict) or not {"prompt", "completion"} <= set(entry):
                 raise InputError(path, f"entry '{model}' needs prompt and completion prices",
-                                 "write model: {prompt: 2.5, completion: 10} ($ per 1M tokens)")
-            table[str(model)] = (float(entry["prompt"]), float(entry["completion"]))
+                                 fix)
+            try:
+                prices = (float(entry["prompt"]), float(entry["completion"]))
+            except (TypeError, ValueError):
+                prices = (-1.0, -1.0)
+            if not all(0.0 <= x < float("inf") for x in prices):
+                raise InputError(path, f"entry '{model}' has a price that is not a number of "
+                                 "dollars (0 or more)", fix)
+            table[str(model)] = prices
         return cls(table)
 
     def cost(self, model: str | None, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -116,6 +141,38 @@ class Plan:
     """Estimated cost, when every model has a price."""
 
 
+@dataclass
+class Tally:
+    """What a client's runs came to, request by request (cached answers included)."""
+
+    final: dict[str, str] = field(default_factory=dict)
+    """Request key -> its last outcome status ('ok' or 'error')."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """Request key -> why it failed, for the failures."""
+    sent: int = 0
+    """Attempts made over the network."""
+    answered: int = 0
+    """Requests answered by the server in these runs (and stored in the log)."""
+    cached: int = 0
+    """Requests answered from the log."""
+
+    @property
+    def keys(self) -> list[str]:
+        """Every request asked in these runs."""
+        return list(self.final)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Requests whose last outcome is a failure, with the reason."""
+        return {k: self.reasons.get(k, "") for k, s in self.final.items() if s != "ok"}
+
+    def replaced(self, keys: list[str]) -> None:
+        """Forget requests the caller gave up for others (e.g. re-asked differently)."""
+        for key in keys:
+            self.final.pop(key, None)
+            self.reasons.pop(key, None)
+
+
 class LLMClient:
     """Sends requests to one OpenAI-compatible server, through the exchange log.
 
@@ -131,19 +188,23 @@ class LLMClient:
     concurrency
         Requests in flight at once.
     timeout
-        Seconds before one attempt is abandoned.
+        Seconds one attempt may take in all, from sending the request to the last
+        byte of the answer (a server that trickles its body is cut off too).
     max_attempts
         Attempts per request before it is recorded as failed.
-    backoff, backoff_cap
-        First retry delay and the largest one, in seconds (doubling, with jitter);
-        a server's Retry-After wins, up to ``backoff_cap``.
+    backoff
+        First retry delay in seconds (doubling, with jitter).
+    max_wait
+        The longest wait between two attempts, in seconds: back-off stops growing
+        there, and a server's ``Retry-After`` longer than this ends the request's
+        attempts (recorded as failed with the wait asked for) instead of being cut.
     prices
         Price table for cost accounting.
     """
 
     def __init__(self, base_url: str, log: ExchangeLog | str | Path, *,
                  api_key: str | None = None, concurrency: int = 8, timeout: float = 60.0,
-                 max_attempts: int = 5, backoff: float = 1.0, backoff_cap: float = 60.0,
+                 max_attempts: int = 5, backoff: float = 1.0, max_wait: float = 60.0,
                  prices: Prices | None = None):
         self.base_url = base_url.rstrip("/")
         self.log = log if isinstance(log, ExchangeLog) else ExchangeLog(log)
@@ -153,12 +214,20 @@ class LLMClient:
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
         self.backoff = backoff
-        self.backoff_cap = backoff_cap
+        self.max_wait = max_wait
         self.prices = prices or Prices()
-        self.sent = 0  # attempts made over the network by this client
+        self.tally = Tally()
+        self.poll = 0.25  # seconds between looks at a request another process is asking
+        self._owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._sleep = asyncio.sleep  # tests replace it to measure the waits
 
     def __repr__(self) -> str:  # never show the key
         return f"LLMClient(base_url={self.base_url!r}, log={str(self.log.path)!r})"
+
+    @property
+    def sent(self) -> int:
+        """Attempts made over the network by this client."""
+        return self.tally.sent
 
     def redact(self, text: str) -> str:
         """Remove the API key from a text."""
@@ -195,25 +264,49 @@ class LLMClient:
                 todo.append(request)
             else:
                 outcomes[key] = hit
+                self._count(hit)
         if progress and outcomes:
             progress(len(outcomes))
         if todo:
             outcomes.update(asyncio.run(self._run_all(todo, progress)))
         return outcomes
 
+    def _count(self, outcome: Exchange) -> None:
+        self.tally.final[outcome.key] = outcome.status
+        if outcome.status == "ok":
+            self.tally.reasons.pop(outcome.key, None)
+            if outcome.cached:
+                self.tally.cached += 1
+            else:
+                self.tally.answered += 1
+        else:
+            self.tally.reasons[outcome.key] = outcome.error or "unknown error"
+
     async def _run_all(self, todo: list[Request], progress) -> dict[str, Exchange]:
         try:
             from openai import AsyncOpenAI
         except ImportError:
-            raise UsageError("LLM work needs the openai package: pip install "
-                             "'prefdissect[llm]'") from None
+            raise UsageError("LLM work needs the openai package: pip install openai") from None
         client = AsyncOpenAI(base_url=self.base_url, api_key=self._api_key or "not-needed",
                              max_retries=0, timeout=self.timeout)
         gate = asyncio.Semaphore(self.concurrency)
+        lease = self.timeout + self.max_wait + 30.0
 
         async def one(request: Request) -> tuple[str, Exchange]:
-            async with gate:
-                outcome = await self._with_retries(client, request)
+            while True:
+                async with gate:
+                    # Another process sharing the log may have answered it meanwhile.
+                    outcome = self.log.get(request.key)
+                    if outcome is None and self.log.claim(request.key, self._owner, lease):
+                        try:
+                            outcome = await self._with_retries(client, request, lease)
+                        finally:
+                            self.log.release(request.key, self._owner)
+                if outcome is not None:
+                    break
+                # another process is asking this very request: wait for its answer
+                await asyncio.sleep(self.poll * (0.5 + random.random()))
+            self._count(outcome)
             if progress:
                 progress(1)
             return request.key, outcome
@@ -223,59 +316,72 @@ class LLMClient:
         finally:
             await client.close()
 
-    async def _with_retries(self, client, request: Request) -> Exchange:
+    async def _attempt(self, client, request: Request) -> dict[str, Any]:
+        """One attempt: the whole answer within ``timeout`` seconds, parsed and checked."""
+        text = await asyncio.wait_for(
+            client.post(ENDPOINTS[request.endpoint], body=request.body, cast_to=str,
+                        options={"timeout": self.timeout}), self.timeout)
+        # A server may echo the key back inside an answer: it never reaches the log.
+        body = json.loads(self.redact(text))
+        problem = unusable(request.endpoint, body)
+        if problem:
+            raise ValueError(f"unusable answer: {problem}")
+        return body
+
+    async def _with_retries(self, client, request: Request, lease: float) -> Exchange:
         import openai
 
         error, attempt = "never attempted", 0
         for attempt in range(1, self.max_attempts + 1):
+            self.log.claim(request.key, self._owner, lease)  # renew the lease
             started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
             clock = time.perf_counter()
             status, wait = None, None
             try:
-                text = await client.post(ENDPOINTS[request.endpoint], body=request.body,
-                                         cast_to=str, options={"timeout": self.timeout})
+                body = await self._attempt(client, request)
                 status = 200
-                body = json.loads(text)
-                if not isinstance(body, dict) or "choices" not in body:
-                    raise ValueError("the response has no 'choices'")
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 error = f"HTTP {status}: {self._short(exc.message)}"
                 retryable = status == 429 or status >= 500 or status == 408
-                wait = _retry_after(exc.response.headers) if retryable else None
+                wait = retry_after(exc.response.headers) if retryable else None
+                if wait is not None and wait > self.max_wait:
+                    error += (f" (the server asked to wait {wait:g} s, longer than "
+                              f"--max-wait {self.max_wait:g} s)")
+                    retryable = False
                 self.log.log_attempt(request.key, started, time.perf_counter() - clock,
-                                     "error", status, self.redact(error))
+                                     "error", status, error)
                 if not retryable:
+                    self.tally.sent += 1
                     break
-            except openai.APITimeoutError:
-                error = f"timed out after {self.timeout:g} s"
+            except (openai.APITimeoutError, asyncio.TimeoutError):
+                error = f"timed out: no complete answer within {self.timeout:g} s"
                 self.log.log_attempt(request.key, started, time.perf_counter() - clock,
                                      "timeout", None, error)
             except openai.APIConnectionError as exc:
                 error = f"connection failed: {self._short(str(exc))}"
                 self.log.log_attempt(request.key, started, time.perf_counter() - clock,
-                                     "error", None, self.redact(error))
-            except (ValueError, json.JSONDecodeError) as exc:
+                                     "error", None, error)
+            except ValueError as exc:  # json.JSONDecodeError is a ValueError
                 error = f"malformed response body: {self._short(str(exc))}"
                 self.log.log_attempt(request.key, started, time.perf_counter() - clock,
-                                     "malformed", status, self.redact(error))
+                                     "malformed", 200, error)
             else:
                 latency = time.perf_counter() - clock
-                self.sent += 1
-                usage = body.get("usage") or {}
-                prompt, completion = (int(usage.get("prompt_tokens") or 0),
-                                      int(usage.get("completion_tokens") or 0))
+                self.tally.sent += 1
+                usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+                prompt, completion = _tokens(usage, "prompt_tokens"), _tokens(
+                    usage, "completion_tokens")
                 outcome = Exchange(request.key, "ok", body, None, prompt, completion,
                                    self.prices.cost(request.body.get("model"), prompt,
                                                     completion), latency)
                 self.log.log_attempt(request.key, started, latency, "ok", status)
                 self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
                 return outcome
-            self.sent += 1
+            self.tally.sent += 1
             if attempt < self.max_attempts:
-                delay = min(self.backoff_cap, self.backoff * 2 ** (attempt - 1))
-                delay = wait if wait is not None else delay * (0.5 + random.random())
-                await asyncio.sleep(min(delay, self.backoff_cap))
+                delay = self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+                await self._sleep(wait if wait is not None else min(self.max_wait, delay))
         outcome = Exchange(request.key, "error", None, self.redact(error))
         self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
         return outcome
@@ -285,8 +391,19 @@ class LLMClient:
         return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _retry_after(headers) -> float | None:
-    """Seconds a server asked us to wait (Retry-After or retry-after-ms), if any."""
+def _tokens(usage: dict[str, Any], name: str) -> int:
+    try:
+        return int(usage.get(name) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def retry_after(headers, now: datetime | None = None) -> float | None:
+    """Seconds a server asked us to wait, if any.
+
+    Reads ``retry-after-ms`` and ``Retry-After`` in both its forms: seconds
+    (``"2.5"``) and an HTTP date (``"Wed, 21 Oct 2015 07:28:00 GMT"``).
+    """
     for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
         value = headers.get(name)
         if value is None:
@@ -294,5 +411,12 @@ def _retry_after(headers) -> float | None:
         try:
             return max(0.0, float(value) * scale)
         except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
             continue
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
     return None

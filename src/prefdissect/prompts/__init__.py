@@ -46,6 +46,25 @@ def load(name: str, path: str | Path | None = None) -> tuple[dict[str, Any], str
     return data, f"{label}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
+def check(data: dict[str, Any], needed: tuple[str, ...], placeholders: tuple[str, ...],
+          source: str | Path, option: str) -> None:
+    """Check a prompt set has the ``needed`` texts and no unknown ``{placeholder}``.
+
+    Raises :class:`InputError` naming the text, so a mistake in a user's prompt file
+    stops the command before any request is built.
+    """
+    for key in needed:
+        if not isinstance(data.get(key), str):
+            raise InputError(source, f"has no '{key}' text", f"give {option} a YAML file with "
+                             f"{', '.join(needed)} (see the built-in prompts)", field=key)
+        unknown = sorted({m.group(1) for m in _FIELD.finditer(data[key]) if m.group(1)}
+                         - set(placeholders))
+        if unknown:
+            raise InputError(source, f"uses the unknown placeholder {{{unknown[0]}}}",
+                             f"use only {', '.join('{' + p + '}' for p in placeholders)} "
+                             "(write {{ and }} for literal braces)", field=key)
+
+
 def render(template: str, **values: str) -> str:
     """Fill ``{name}`` placeholders in one pass (``{{`` and ``}}`` are literal braces).
 
