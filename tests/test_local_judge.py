@@ -74,5 +74,8 @@ def test_local_judge_command(tiny_model, cli, tmp_path):
     judged = pd.read_parquet(study / "judgments.parquet")
     assert (judged["judge"] == "tiny").sum() == 4
     missing = cli("judge", str(study), "--local-model", str(tmp_path / "nowhere"))
-    assert missing.code == 2
-    assert "cannot load a causal language model" in " ".join(missing.err.split())
+    assert missing.code == 2 and "nowhere does not exist" in " ".join(missing.err.split())
+    (tmp_path / "empty").mkdir()
+    broken = cli("judge", str(study), "--local-model", str(tmp_path / "empty"))
+    assert broken.code == 2
+    assert "cannot load a causal language model" in " ".join(broken.err.split())

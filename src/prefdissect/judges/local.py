@@ -32,7 +32,7 @@ def _load(path: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModelForCausalLM.from_pretrained(path, torch_dtype=torch.float32)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # transformers raises either for a bad folder
         raise UsageError(f"{path}: cannot load a causal language model ({exc}); give a "
                          "local folder with config, weights and tokenizer") from None
     model.eval()
