@@ -19,12 +19,17 @@ their ratio, the max |difference| of posterior means on that sample (with and
 without model terms), NUTS's own seed-to-seed spread on one problem, and the time
 of one fit on 500,000 pairs.
 
-    python benchmarks/protocol.py [--nuts 6] [--reference PATH]
+    python benchmarks/protocol.py [--nuts 6] [--reference PATH] [--busy]
+
+``--busy`` keeps one other process spinning on a core while the two thread settings
+are timed, as on a shared machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -121,6 +126,8 @@ def main() -> None:
     parser.add_argument("--nuts", type=int, default=6, help="reference NUTS fits to run")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--busy", action="store_true",
+                        help="time the thread settings beside one busy process")
     args = parser.parse_args()
 
     pools = ", ".join(f"{p['internal_api']} {p['num_threads']} threads"
@@ -132,6 +139,10 @@ def main() -> None:
     rows = sum(int(p.weight.sum()) for p in problems)
     print(f"protocol: {len(problems):,} fits ({JUDGES} judges x {len(groups)} groups x "
           f"{FOLDS} folds), {rows:,} rows, {D} features; true weights: {source}")
+    burner = None
+    if args.busy:
+        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        print("one other process is spinning on a core while the next two are timed")
     t_fast, fast = timed(problems, threads=1)
     converged = sum(p.diagnostics["converged"] for p in fast)
     print(f"EP, whole protocol, 1 BLAS thread: {t_fast:.1f} s ({t_fast / len(problems) * 1e3:.2f}"
@@ -139,6 +150,14 @@ def main() -> None:
     t_pools, _ = timed(problems, threads=None)
     print(f"EP, whole protocol, pools as set by the machine: {t_pools:.1f} s "
           f"(ratio to 1 thread: {t_pools / t_fast:.2f}x)")
+    if burner is not None:
+        burner.kill()
+        burner.wait()
+    X_b = np.hstack([X, np.ones((len(X), 1))])  # a fixed baseline's term (auto's choice)
+    t_base, fast_base = timed(protocol_problems(X_b, Y, groups, args.seed), threads=1)
+    converged = sum(p.diagnostics["converged"] for p in fast_base)
+    print(f"EP, whole protocol with a baseline term (1 + {D} columns), 1 BLAS thread: "
+          f"{t_base:.1f} s ({converged}/{len(fast_base)} converged)")
     X_m, Y_m, groups_m, _ = simulate(args.seed, args.reference, with_models=True)
     with_terms = protocol_problems(X_m, Y_m, groups_m, args.seed)
     t_terms, fast_terms = timed(with_terms, threads=1)
