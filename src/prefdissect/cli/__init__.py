@@ -142,7 +142,7 @@ def _register() -> None:
         ("properties", stages.properties, lists),
     ):
         app.command(name, rich_help_panel=panel)(_guard(function))
-    for info in llm.batch_app.registered_commands:
+    for info in [*llm.batch_app.registered_commands, *exploit.exploit_app.registered_commands]:
         info.callback = _guard(info.callback)
     app.add_typer(llm.batch_app, name="batch", rich_help_panel=pipeline)
     app.add_typer(exploit.exploit_app, name="exploit", rich_help_panel="Audit")
