@@ -98,8 +98,8 @@ def choose_terms(pairs: pd.DataFrame, requested: str) -> tuple[str, str]:
         return requested, f"--model-terms {requested} was asked for"
     found = fixed_side(pairs)
     if found is not None:
-        return "baseline", (f"side {found[1]} is always {found[0]} (a fixed baseline), so "
-                            "one term absorbs its advantage")
+        return "baseline", (f"side {found[1]} is always {found[0]}, a fixed baseline: one "
+                            "term absorbs its advantage")
     if not known.any():
         return "none", "the pairs carry no model names (the paper's model, no terms)"
     return "none", ("models appear on both sides (the paper's model, no terms); "
