@@ -225,6 +225,30 @@ def test_two_clients_on_one_log_pay_once(tmp_path):
     assert clients[0].tally.answered + clients[1].tally.answered == 24
 
 
+def test_an_answer_stored_between_look_and_claim_is_not_paid_again(tmp_path):
+    """The window the shared-log test once hit by chance, made to happen every time.
+
+    Another process stores its answer and releases its claim after this client looked
+    in the log and before it claims: the client must use that answer, not ask again.
+    """
+    with FakeLLM(text_reply) as server:
+        client = LLMClient(server.url, tmp_path / "shared.sqlite")
+        other = ExchangeLog(tmp_path / "shared.sqlite")
+        request = chat(0)
+        answer = Exchange(request.key, "ok", chat_reply("B"), None, 3, 1, None, 0.1)
+        claim = client.log.claim
+
+        def claim_after_the_other_finished(key, owner, lease):
+            other.put(key, request.endpoint, request.body, answer, 1)
+            return claim(key, owner, lease)
+
+        client.log.claim = claim_after_the_other_finished
+        (outcome,) = client.run([request]).values()
+        assert server.requests == []
+    assert outcome.status == "ok" and answer_text(outcome.response) == "B"
+    assert outcome.cached and client.tally.cached == 1 and client.tally.sent == 0
+
+
 def test_a_dead_processes_claim_does_not_block(tmp_path):
     log = ExchangeLog(tmp_path / "log.sqlite")
     process = subprocess.Popen([sys.executable, "-c", "pass"])

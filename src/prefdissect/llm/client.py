@@ -299,7 +299,10 @@ class LLMClient:
                     outcome = self.log.get(request.key)
                     if outcome is None and self.log.claim(request.key, self._owner, lease):
                         try:
-                            outcome = await self._with_retries(client, request, lease)
+                            # The other process may have stored its answer and let go of
+                            # its claim between our look and our claim: look once more.
+                            outcome = self.log.get(request.key) or await self._with_retries(
+                                client, request, lease)
                         finally:
                             self.log.release(request.key, self._owner)
                 if outcome is not None:
