@@ -149,3 +149,14 @@ def test_fits_cap_the_blas_pools_while_they_run():
         assert set(seen[1]) == {2}  # threads=None leaves the pools as they were
     finally:
         registry._entries.pop(("engine", "test-threads"), None)
+
+
+def test_a_design_with_no_nonzero_row_returns_the_prior():
+    """Every comparison zero (e.g. length alone where no pair differs in length)."""
+    X, y = np.zeros((30, 2)), (np.arange(30) % 2).astype(float)
+    post = fit_problems([Problem(X, y)])[0]
+    assert np.allclose(post.mean, 0.0)
+    assert np.allclose(post.upper, -B * np.log(2 * 0.025))
+    model = BayesianLogisticRegression().fit(X, y)
+    assert np.allclose(model.coef_, 0.0)
+    assert np.allclose(model.predict_proba(X), 0.5)

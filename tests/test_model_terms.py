@@ -175,3 +175,13 @@ def test_alpaca_eval_gets_a_baseline_term_and_per_model_fits_beat_the_base_rate(
     per_model = quality[quality["group"].str.startswith("model_b=")]
     assert len(per_model) == 14
     assert (per_model["model_log_loss"] < per_model["base_rate_log_loss"]).all()
+
+
+def test_a_study_where_no_pair_differs_in_length_still_fits():
+    """The length-only baseline of the quality folds then has an all-zero design."""
+    pairs, judgments, comparisons, _ = simulate_models(n=600, seed=3)
+    comparisons.values["lengthy"] = 0.0
+    fit = fit_profiles(pairs, judgments, comparisons, FitConfig(model_terms="none"))
+    row = fit.profiles.set_index("property").loc["lengthy"]
+    assert row["mean"] == pytest.approx(0.0, abs=1e-9)
+    assert len(fit.quality) > 0

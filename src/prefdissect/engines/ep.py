@@ -123,6 +123,8 @@ def _tilted_logistic(cav_mean: np.ndarray, cav_var: np.ndarray, y: np.ndarray,
     Rows are grouped by how many quadrature nodes their cavity needs, so that a few
     wide cavities (e.g. of a model term's wide prior) do not make every row pay.
     """
+    if cav_var.size == 0:  # no row touches a weight (e.g. an all-zero design)
+        return cav_mean.copy(), cav_var.copy()
     needed = np.searchsorted([limit for limit, _ in _NODE_LIMITS], cav_var)
     if (needed == needed[0]).all():
         return _tilted_rows(cav_mean, cav_var, y, hard)
