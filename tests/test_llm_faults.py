@@ -57,6 +57,42 @@ def test_an_unusable_200_is_retried_and_never_cached(tmp_path, kind):
         ["malformed", "malformed", "ok", "malformed"]
 
 
+def test_unusable_answers_are_paid_for_in_the_tally_and_the_log(tmp_path):
+    """chat_reply reports 10 prompt + 1 completion tokens for every answer, usable or not."""
+    with FakeLLM(text_reply) as server:
+        client = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.001, max_attempts=2)
+        server.faults.extend(["no-content", "empty-choices", "empty-choices"])
+        outcomes = client.run([chat(0), chat(1)])
+    tally = client.tally
+    assert (tally.sent, tally.prompt_tokens, tally.completion_tokens) == (4, 40, 4)
+    assert sorted(o.status for o in outcomes.values()) == ["error", "ok"]
+    failed = next(o for o in outcomes.values() if o.status == "error")
+    assert failed.error.startswith("unusable answer: ")
+    stored = dict(sqlite3.connect(tmp_path / "log.sqlite").execute(
+        "SELECT status, prompt_tokens FROM exchanges"))
+    assert stored == {"ok": 20, "error": 20}  # two answers each, one of them unusable
+
+
+def test_non_finite_numbers_are_never_cached_as_text_the_log_refuses(tmp_path):
+    """-Infinity (a log-probability of 0) reads as null; NaN makes the body malformed."""
+    def reply(path, body):
+        question = body["messages"][0]["content"]
+        value = float("nan") if question.endswith("1") else float("-inf")
+        return chat_reply("A", logprobs=[("A", 0.0), ("B", value)])
+
+    with FakeLLM(reply) as server:
+        client = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.001, max_attempts=2)
+        first = client.run([chat(0), chat(1)])
+        assert len(server.requests) == 3  # chat(1) was asked twice, chat(0) once
+        again = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.001, max_attempts=1)
+        second = again.run([chat(0)])
+        assert len(server.requests) == 3  # the -Infinity answer came from the log
+    assert first[chat(0).key].status == "ok" and second[chat(0).key].cached
+    top = first[chat(0).key].response["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+    assert top[1]["logprob"] is None
+    assert first[chat(1).key].status == "error" and "NaN" in first[chat(1).key].error
+
+
 def test_a_completions_choice_without_text_is_unusable(tmp_path):
     with FakeLLM(text_reply) as server:
         client = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.001)

@@ -216,8 +216,15 @@ def test_prices_give_the_cost_of_a_run_and_of_a_dry_run(cli, tmp_path):
                   str(prices), "--dry-run")
         live = cli("judge", str(study), "--model", "m", "--base-url", server.url, "--prices",
                    str(prices))
+        again = cli("judge", str(study), "--model", "m", "--base-url", server.url, "--prices",
+                    str(prices))
     assert f"cost ${estimate:.4f}" in dry.text
     assert live.code == 0 and f"cost ${8 * (10 * 2.5 + 1 * 10) / 1e6:.4f}" in live.text
+    assert "paid for in this run: 80 prompt + 8 completion tokens" in live.text
+    # answers from the log were paid for by the first run, not by this one
+    assert again.code == 0 and "8 from the log" in again.text
+    assert "paid for in this run: 0 prompt + 0 completion tokens" in again.text
+    assert "cost $" not in again.text
     costs = pd.read_sql("SELECT cost FROM exchanges", __import__("sqlite3").connect(
         study / "llm_log.sqlite"))["cost"]
     assert costs.tolist() == pytest.approx([(10 * 2.5 + 10) / 1e6] * 8)

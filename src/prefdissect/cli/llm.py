@@ -131,11 +131,14 @@ def finish(client) -> str:
     from ..errors import PartialFailure
 
     tally = client.tally
-    totals = client.log.totals(tally.keys)
+    cost = ""
+    if tally.priced:
+        cost = f"; cost ${tally.cost:.4f}" + (f" (+ {tally.unpriced} answers without a price)"
+                                             if tally.unpriced else "")
     line = (f"LLM requests in this run: {len(tally.keys)} ({tally.answered} answered by the "
-            f"server, {tally.cached} from the log, {len(tally.failed)} failed); "
-            f"{totals['prompt_tokens']:,} prompt + {totals['completion_tokens']:,} completion "
-            "tokens" + ("" if totals["cost"] is None else f"; cost ${totals['cost']:.4f}"))
+            f"server, {tally.cached} from the log, {len(tally.failed)} failed); paid for in "
+            f"this run: {tally.prompt_tokens:,} prompt + {tally.completion_tokens:,} "
+            "completion tokens" + cost)
     failed = tally.failed
     if failed:
         console.print(line, highlight=False)

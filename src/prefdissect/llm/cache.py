@@ -207,6 +207,11 @@ class ExchangeLog:
             problem = unusable(endpoint, outcome.response)
             if problem:
                 status, error = "error", f"unusable answer: {problem}"
+        try:  # the log's JSON checks refuse NaN and infinities: never store them as text
+            response = (None if outcome.response is None
+                        else json.dumps(outcome.response, ensure_ascii=False, allow_nan=False))
+        except ValueError:
+            status, error, response = "error", "unusable answer: a number that is not finite", None
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO exchanges VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -219,9 +224,7 @@ class ExchangeLog:
                 "source = excluded.source, updated = excluded.updated "
                 "WHERE exchanges.status != 'ok'",
                 (key, endpoint, request.get("model"), json.dumps(request, ensure_ascii=False),
-                 None if outcome.response is None else json.dumps(outcome.response,
-                                                                  ensure_ascii=False),
-                 status, error, outcome.prompt_tokens,
+                 response, status, error, outcome.prompt_tokens,
                  outcome.completion_tokens, outcome.cost, outcome.latency_s, attempts, source,
                  _now()))
             return cursor.rowcount > 0

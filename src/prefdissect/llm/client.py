@@ -43,6 +43,18 @@ TOKENS_PER_MESSAGE = 4
 KEY_ENV = ("PREFDISSECT_API_KEY", "OPENAI_API_KEY")
 
 
+def _finite_or_missing(name: str) -> None:
+    """Read a bare -Infinity as null, i.e. a log-probability that is missing.
+
+    JSON has no infinities; a server that writes -Infinity means probability 0, which
+    the judge reads from null. NaN and +Infinity can mean nothing: the body is malformed
+    (and the log could not store it: its JSON checks refuse them).
+    """
+    if name == "-Infinity":
+        return None
+    raise ValueError(f"the number {name}, which JSON does not have")
+
+
 def canonical(obj: Any) -> str:
     """Canonical JSON: sorted keys, no spaces, UTF-8 kept."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -155,6 +167,16 @@ class Tally:
     """Requests answered by the server in these runs (and stored in the log)."""
     cached: int = 0
     """Requests answered from the log."""
+    prompt_tokens: int = 0
+    """Prompt tokens of every answer the server sent in these runs (unusable ones too)."""
+    completion_tokens: int = 0
+    """Completion tokens of the same answers."""
+    cost: float = 0.0
+    """What those answers cost, for the models that have a price."""
+    priced: int = 0
+    """Answers counted in ``cost``."""
+    unpriced: int = 0
+    """Answers sent for a model without a price (not in ``cost``)."""
 
     @property
     def keys(self) -> list[str]:
@@ -320,21 +342,17 @@ class LLMClient:
             await client.close()
 
     async def _attempt(self, client, request: Request) -> dict[str, Any]:
-        """One attempt: the whole answer within ``timeout`` seconds, parsed and checked."""
+        """One attempt: the whole answer within ``timeout`` seconds, parsed."""
         text = await asyncio.wait_for(
             client.post(ENDPOINTS[request.endpoint], body=request.body, cast_to=str,
                         options={"timeout": self.timeout}), self.timeout)
         # A server may echo the key back inside an answer: it never reaches the log.
-        body = json.loads(self.redact(text))
-        problem = unusable(request.endpoint, body)
-        if problem:
-            raise ValueError(f"unusable answer: {problem}")
-        return body
+        return json.loads(self.redact(text), parse_constant=_finite_or_missing)
 
     async def _with_retries(self, client, request: Request, lease: float) -> Exchange:
         import openai
 
-        error, attempt = "never attempted", 0
+        error, attempt, paid = "never attempted", 0, [0, 0, None]
         for attempt in range(1, self.max_attempts + 1):
             self.log.claim(request.key, self._owner, lease)  # renew the lease
             started = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
@@ -371,23 +389,42 @@ class LLMClient:
                                      "malformed", 200, error)
             else:
                 latency = time.perf_counter() - clock
-                self.tally.sent += 1
-                usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-                prompt, completion = _tokens(usage, "prompt_tokens"), _tokens(
-                    usage, "completion_tokens")
-                outcome = Exchange(request.key, "ok", body, None, prompt, completion,
-                                   self.prices.cost(request.body.get("model"), prompt,
-                                                    completion), latency)
-                self.log.log_attempt(request.key, started, latency, "ok", status)
-                self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
-                return outcome
+                self._pay(request, body, paid)
+                problem = unusable(request.endpoint, body)
+                if problem is None:
+                    self.tally.sent += 1
+                    outcome = Exchange(request.key, "ok", body, None, *paid, latency)
+                    self.log.log_attempt(request.key, started, latency, "ok", status)
+                    self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
+                    return outcome
+                error = f"unusable answer: {self._short(problem)}"
+                self.log.log_attempt(request.key, started, latency, "malformed", status, error)
+                # paid for, and retried like a malformed body
             self.tally.sent += 1
             if attempt < self.max_attempts:
                 delay = self.backoff * 2 ** (attempt - 1) * (0.5 + random.random())
                 await self._sleep(wait if wait is not None else min(self.max_wait, delay))
-        outcome = Exchange(request.key, "error", None, self.redact(error))
+        outcome = Exchange(request.key, "error", None, self.redact(error), *paid)
         self.log.put(request.key, request.endpoint, request.body, outcome, attempt)
         return outcome
+
+    def _pay(self, request: Request, body: dict[str, Any], paid: list) -> None:
+        """Add an answer's usage to the request's running total and to the tally."""
+        usage = body.get("usage") if isinstance(body, dict) else None
+        usage = usage if isinstance(usage, dict) else {}
+        prompt, completion = _tokens(usage, "prompt_tokens"), _tokens(usage,
+                                                                     "completion_tokens")
+        cost = self.prices.cost(request.body.get("model"), prompt, completion)
+        paid[0] += prompt
+        paid[1] += completion
+        self.tally.prompt_tokens += prompt
+        self.tally.completion_tokens += completion
+        if cost is None:
+            self.tally.unpriced += 1
+        else:
+            paid[2] = (paid[2] or 0.0) + cost
+            self.tally.cost += cost
+            self.tally.priced += 1
 
     def _short(self, text: str, limit: int = 300) -> str:
         text = self.redact(" ".join(str(text).split()))
