@@ -88,3 +88,30 @@ def test_leaderboard_on_a_phone(browser, scored):  # noqa: F811
     page.shot("leaderboard-phone")
     page.clean()
     page.close()
+
+
+def test_a_model_without_a_controlled_score_is_drawn_raw_only(browser, scored, tmp_path):  # noqa: F811
+    from conftest import run_cli
+
+    study = tmp_path / "study"
+    __import__("shutil").copytree(scored["study"], study)
+    scores = pd.read_csv(study / "scores.csv")
+    gone = scores["model"] == "weak"  # as model_scores leaves a model none of whose pairs fit
+    scores.loc[gone, ["fitted", "controlled", "controlled_lower", "controlled_upper"]] = np.nan
+    scores.to_csv(study / "scores.csv", index=False)
+    parts = pd.read_csv(study / "score_components.csv")
+    parts.loc[parts["model"] == "weak", "points"] = np.nan
+    parts.to_csv(study / "score_components.csv", index=False)
+    html = tmp_path / "report.html"
+    assert run_cli("report", str(study), "--out", str(html)).code == 0
+    page = Page(browser, html, DESKTOP)
+    page.show("leaderboard")
+    marks = page.page.locator("#leaderboard-rates-svg g.mark-group")
+    assert marks.count() == 4
+    last = marks.nth(3)  # ranked last
+    assert last.get_attribute("data-model") == "weak" and last.get_attribute(
+        "data-controlled") == ""
+    assert last.locator("circle.controlled").count() == 0
+    assert page.page.locator("#leaderboard-parts-svg rect.part[data-model='weak']").count() == 0
+    page.clean()  # no script error
+    page.close()

@@ -83,6 +83,21 @@ def test_unknown_controls_and_judges_are_refused():
         model_scores(pairs, judgments, comparisons, "nobody")
 
 
+def test_a_model_with_no_pair_in_the_model_has_no_controlled_score():
+    pairs, judgments, comparisons, _ = simulate_models(3000, seed=4)
+    lost = pairs["id"][(pairs["model_a"] == "m3") | (pairs["model_b"] == "m3")]
+    comparisons.values.loc[lost, "friendly"] = np.nan  # e.g. its annotation failed
+    result = model_scores(pairs, judgments, comparisons, "sim",
+                          ScoreConfig(draws=200, max_missing=0.5))
+    scores = result.scores.set_index("model")
+    assert scores.loc["m3", ["fitted", "controlled", "controlled_lower", "controlled_upper",
+                             "strength"]].isna().all()
+    assert scores.loc["m3", "raw"] > 0 and scores.index[-1] == "m3"  # ranked last
+    assert scores.drop("m3")["controlled"].notna().all()
+    assert result.components.query("model == 'm3'")["points"].isna().all()
+    assert any("no pair of m3 entered the model" in n for n in result.notes)
+
+
 def test_families_from_style_suffixes_and_their_spread():
     names = ["a", "a_concise", "a_verbose", "b", "c_concise", "d", "d_concise"]
     assert family_names(names) == {"a": "a", "a_concise": "a", "a_verbose": "a", "d": "d",

@@ -233,6 +233,16 @@ def model_scores(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
     strength = np.r_[0.0, post.mean[d:]]
     s_lower = np.r_[0.0, post.lower[d:]]
     s_upper = np.r_[0.0, post.upper[d:]]
+    # A model none of whose pairs entered the fit has no fitted or controlled score.
+    unfitted = np.bincount(who[in_fit], minlength=len(models)) == 0
+    for values in (fitted, controlled_rate, lower, upper, points):
+        values[unfitted] = np.nan
+    for values in (strength, s_lower, s_upper):
+        values[1:][unfitted[1:]] = np.nan  # the anchor's strength is 0 by definition
+    lost = [m for m, gone in zip(models, unfitted) if gone]
+    if lost:
+        notes.append(f"no pair of {', '.join(lost)} entered the model (a property in it has "
+                     "no value for them): raw rate only, no fitted or controlled score")
     n_pairs = np.bincount(who, minlength=len(models))
     n_opp = pd.DataFrame({"w": who, "o": opponent}).groupby("w")["o"].nunique()
     baseline = fixed_baseline(table)
@@ -265,7 +275,8 @@ def family_names(models: list[str], mapping: dict[str, str] | None = None) -> di
 
 def spread(values: pd.Series) -> float:
     """Return the population sd over the mean: how far prompting moves a family's score."""
-    return float(np.std(values.to_numpy(float)) / np.mean(values.to_numpy(float)))
+    mean = float(np.mean(values.to_numpy(float)))
+    return float(np.std(values.to_numpy(float)) / mean) if mean else float("nan")
 
 
 def family_spread(scores: pd.DataFrame, mapping: dict[str, str] | None = None) -> pd.DataFrame:

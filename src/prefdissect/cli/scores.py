@@ -105,10 +105,12 @@ def _print_leaderboard(judge: str, result, labels: dict[str, str]) -> None:
         top = mine.reindex(mine["points"].abs().sort_values(ascending=False).index).head(3)
         parts = ", ".join(f"{literal(labels.get(r.component, r.component))} {r.points:+.1f}"
                           for r in top.itertuples())
+        fitted = row.controlled == row.controlled  # NaN: none of its pairs in the model
         cells = [str(rank), literal(row.model),
                  f"{row.raw:.1f} [{row.raw_lower:.1f}, {row.raw_upper:.1f}]",
                  f"{row.controlled:.1f} [{row.controlled_lower:.1f}, "
-                 f"{row.controlled_upper:.1f}]", f"{row.raw - row.controlled:+.1f}", parts]
+                 f"{row.controlled_upper:.1f}]" if fitted else "none (see the notes)",
+                 f"{row.raw - row.controlled:+.1f}" if fitted else "", parts]
         if published:
             cells.append("" if row.published_lc != row.published_lc else
                          f"{row.published_lc:.1f}")

@@ -22,7 +22,9 @@ function leaderboardView(panel) {
 
   function rows() {
     var mine = SCORES.filter(function (r) { return r.judge === state.judge; });
-    return mine.sort(function (a, b) { return b[state.sort] - a[state.sort]; });
+    // a model with no controlled score (none of its pairs in the model) goes last
+    var key = function (r) { return missing(r[state.sort]) ? -Infinity : r[state.sort]; };
+    return mine.sort(function (a, b) { return key(b) - key(a); });
   }
   function partsOf(model) {
     return COMPONENTS.filter(function (c) { return c.judge === state.judge && c.model === model; });
@@ -63,13 +65,17 @@ function leaderboardView(panel) {
       if (i % 2 === 0) { chart.appendChild(svg("rect", {x: 0, y: y - rowH / 2, width: width, height: rowH, fill: "#f6f7f9"})); }
       chart.appendChild(svg("text", {x: left - 8, y: y, "text-anchor": "end", "dominant-baseline": "middle", "font-size": labelSize,
                                      "class": "row-label"}, r.model));
-      var g = svg("g", {"class": "mark-group", "data-model": r.model, "data-raw": r.raw.toFixed(4), "data-controlled": r.controlled.toFixed(4)});
+      var g = svg("g", {"class": "mark-group", "data-model": r.model, "data-raw": r.raw.toFixed(4),
+                        "data-controlled": missing(r.controlled) ? "" : r.controlled.toFixed(4)});
       g.appendChild(svg("line", {x1: x(r.raw_lower), x2: x(r.raw_upper), y1: y - 4, y2: y - 4, stroke: "#5b6472", "stroke-width": 2.5}));
       g.appendChild(svg("circle", {cx: x(r.raw), cy: y - 4, r: 4.5, fill: "#fff", stroke: "#5b6472", "stroke-width": 2, "class": "mark raw"}));
-      g.appendChild(svg("line", {x1: x(r.controlled_lower), x2: x(r.controlled_upper), y1: y + 4, y2: y + 4, stroke: "#0072B2", "stroke-width": 3.5}));
-      g.appendChild(svg("circle", {cx: x(r.controlled), cy: y + 4, r: 4.5, fill: "#0072B2", "class": "mark controlled"}));
-      tip(g, r.model + ": raw " + num(r.raw, 1) + "% [" + num(r.raw_lower, 1) + ", " + num(r.raw_upper, 1) + "], controlled " +
-        num(r.controlled, 1) + "% [" + num(r.controlled_lower, 1) + ", " + num(r.controlled_upper, 1) + "]");
+      if (!missing(r.controlled)) {
+        g.appendChild(svg("line", {x1: x(r.controlled_lower), x2: x(r.controlled_upper), y1: y + 4, y2: y + 4, stroke: "#0072B2", "stroke-width": 3.5}));
+        g.appendChild(svg("circle", {cx: x(r.controlled), cy: y + 4, r: 4.5, fill: "#0072B2", "class": "mark controlled"}));
+      }
+      tip(g, r.model + ": raw " + num(r.raw, 1) + "% [" + num(r.raw_lower, 1) + ", " + num(r.raw_upper, 1) + "], " +
+        (missing(r.controlled) ? "no controlled score (none of its pairs entered the model)" :
+         "controlled " + num(r.controlled, 1) + "% [" + num(r.controlled_lower, 1) + ", " + num(r.controlled_upper, 1) + "]"));
       chart.appendChild(g);
     });
     return chart;
@@ -112,6 +118,7 @@ function leaderboardView(panel) {
                                            "data-points": c.points.toFixed(4)}),
           r.model + ", " + componentLabel(c.component) + ": " + signed(c.points, 2) + " points"));
       });
+      if (missing(r.controlled)) { return; }
       var net = r.raw - r.controlled;
       chart.appendChild(tip(svg("line", {x1: x(net), x2: x(net), y1: y + 1, y2: y + rowH - 1, stroke: "#1d2430", "stroke-width": 2,
                                          "class": "net"}), r.model + ": raw \u2212 controlled " + signed(net, 2) + " points"));
@@ -157,7 +164,7 @@ function leaderboardView(panel) {
       {title: "model", value: function (r) { return r.model; }},
       {title: "raw", num: true, value: function (r) { return num(r.raw, 1) + " [" + num(r.raw_lower, 1) + ", " + num(r.raw_upper, 1) + "]"; }},
       {title: "controlled", num: true, value: function (r) { return num(r.controlled, 1) + " [" + num(r.controlled_lower, 1) + ", " + num(r.controlled_upper, 1) + "]"; }},
-      {title: "raw \u2212 controlled", num: true, value: function (r) { return signed(r.raw - r.controlled, 1); }}];
+      {title: "raw \u2212 controlled", num: true, value: function (r) { return missing(r.controlled) ? "" : signed(r.raw - r.controlled, 1); }}];
     if (list.some(function (r) { return !missing(r.published_lc); })) {
       columns.push({title: "published LC", num: true, value: function (r) { return num(r.published_lc, 1); }});
     }
