@@ -90,6 +90,17 @@ def test_offline_scenarios_in_the_pipeline(cli, tmp_path):
     assert {EXAMPLES[q] for q in queries} <= groups
     summary = json.loads((study / "summary.json").read_text())
     assert any("offline rule classifier" in note for note in summary["notes"])
+    # the report groups pairs as the fit did: counts per scenario, and members to filter by
+    from prefdissect.report import report_data
+    from prefdissect.study import Study
+
+    data, _ = report_data(Study(study))
+    counts = {g["name"]: g["pairs"] for g in data["groups"] if g["source"] == "study"}
+    assigned = info["scenario"].value_counts()
+    fitted = assigned[assigned >= 10]  # the groups with a profile (--min-pairs 10)
+    assert len(fitted) >= 3
+    assert {name: counts.get(name) for name in fitted.index} == fitted.to_dict()
+    assert set(data["pairs"]["scenario"]) == set(assigned.index)
 
 
 def test_data_with_scenarios_is_left_alone(cli, tmp_path):

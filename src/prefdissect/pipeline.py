@@ -106,14 +106,9 @@ def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
 def study_comparisons(study: Study, schema: PropertySchema) -> tuple[pd.DataFrame, Comparisons]:
     """Return the study's pairs and their comparisons under ``schema``.
 
-    Where the data has no scenarios, the ones the LLM annotator assigned are used.
+    Where the data has no scenarios, the ones an annotator assigned are used.
     """
-    pairs = study.pairs()
-    info = study.query_info()
-    if info is not None and pairs["scenario"].isna().all():
-        # the data has no scenarios: use the ones the LLM annotator assigned
-        found = info.dropna(subset=["scenario"]).set_index("pair_id")["scenario"]
-        pairs = pairs.assign(scenario=pairs["id"].map(found))
+    pairs = study.pairs_with_scenarios()
     return pairs, resolve(study.annotations(), pairs["id"], schema)
 
 

@@ -237,7 +237,7 @@ def report_data(study: Study, reference: pd.DataFrame | None = None
                 ) -> tuple[dict[str, Any], list[str]]:
     """Collect everything the report shows, as JSON-ready data, and the texts apart."""
     info, summary, schema = study.info(), _summary(study), study.schema()
-    pairs, judgments = study.pairs(), study.judgments()
+    pairs, judgments = study.pairs_with_scenarios(), study.judgments()
     panel = build_panel([(study.root.resolve().name, study.profiles())], reference)
     groups = pair_groups(pairs, _fit_config(summary), query_traits(study.query_info()))
     group_list = _group_list(panel, {g: int(m.sum()) for g, m in groups.items()})

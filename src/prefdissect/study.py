@@ -290,6 +290,19 @@ class Study:
         path = self.path("query_info.parquet")
         return pd.read_parquet(path) if path.exists() else None
 
+    def pairs_with_scenarios(self) -> pd.DataFrame:
+        """Return the pair table as fits group it.
+
+        Where the data has no scenarios, the ones an annotator assigned (in the
+        query-information table) fill the ``scenario`` column.
+        """
+        pairs, info = self.pairs(), self.query_info()
+        if info is not None and pairs["scenario"].isna().all():
+            found = info.dropna(subset=["scenario"]).set_index("pair_id")["scenario"]
+            pairs = pairs.assign(scenario=pairs["id"].map(found))
+            pairs = pairs.where(pairs.notna(), None)
+        return pairs
+
     def profiles(self) -> pd.DataFrame:
         """Return the profile table of the last fit."""
         return pd.read_csv(self._require("profiles.csv", "run `prefdissect fit` first"))
