@@ -154,3 +154,22 @@ def test_real_datasets_end_to_end(shared_data, cli, tmp_path, folder, format, ju
     assert summary["judges"][judge]["excluded"] == excluded
     diagnostics = pd.read_csv(out / "fit_diagnostics.csv")
     assert diagnostics["converged"].all()
+
+
+def test_credible_effects_beyond_the_shown_five_are_never_called_unclear():
+    from rich.console import Console
+
+    from prefdissect.cli.render import _effects_table
+    from prefdissect.pipeline import top_effects
+
+    means = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.05, -0.3]
+    profiles = pd.DataFrame({"judge": "j", "group": "all",
+                             "property": [f"p{i}" for i in range(len(means))], "mean": means,
+                             "lower": [m - 0.2 for m in means], "upper": [m + 0.2 for m in means]})
+    up, down, unclear = top_effects(profiles, "j", k=None)
+    assert [e.property for e in up] == [f"p{i}" for i in range(7)]
+    assert [e.property for e in down] == ["p8"] and [e.property for e in unclear] == ["p7"]
+    console = Console(width=100, record=True)
+    console.print(_effects_table("raises", [vars(e) for e in up], "green"))
+    text = console.export_text()
+    assert "p4" in text and "p5" not in text and "... and 2 more (profiles.csv)" in text

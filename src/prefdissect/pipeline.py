@@ -207,21 +207,21 @@ def _effect(row: pd.Series, labels: dict[str, str]) -> Effect:
                   float(probability_preferred(row["upper"])))
 
 
-def top_effects(profiles: pd.DataFrame, judge: str, group: str = ALL, k: int = 5,
+def top_effects(profiles: pd.DataFrame, judge: str, group: str = ALL, k: int | None = 5,
                 labels: dict[str, str] | None = None
                 ) -> tuple[list[Effect], list[Effect], list[Effect]]:
     """Return a judge's effects in one group: credibly raising, credibly lowering, unclear.
 
     An effect is credible when its interval excludes 50%; up to ``k`` of each
-    direction are returned, strongest first, and every other property as unclear.
+    direction are returned, strongest first (``k`` None: all), and the properties
+    whose interval includes 50% as unclear.
     """
     rows = profiles[(profiles["judge"] == judge) & (profiles["group"] == group)]
     effects = [_effect(r, labels or {}) for _, r in rows.sort_values(
         "mean", ascending=False).iterrows()]
     up = [e for e in effects if e.credible and e.weight > 0][:k]
     down = [e for e in reversed(effects) if e.credible and e.weight < 0][:k]
-    shown = {e.property for e in up + down}
-    unclear = [e for e in effects if e.property not in shown]
+    unclear = [e for e in effects if not e.credible]
     return up, down, unclear
 
 
@@ -265,7 +265,7 @@ def summarize(study: Study, result: FitResult, schema: PropertySchema,
     labels = schema.labels()
     judges = {}
     for judge, n_used in result.used.items():
-        up, down, unclear = top_effects(result.profiles, judge, labels=labels)
+        up, down, unclear = top_effects(result.profiles, judge, k=None, labels=labels)
         excluded = Counter(x.reason for x in result.exclusions if x.judge == judge)
         groups = result.diagnostics[result.diagnostics["judge"] == judge]
         quality = result.quality[(result.quality["judge"] == judge)

@@ -15,18 +15,21 @@ def _pct(p: float | None, digits: int = 1) -> str:
         f"{100 * p:.{digits}f}%"
 
 
-def _effects_table(title: str, effects: list[dict[str, Any]], style: str) -> Table:
+def _effects_table(title: str, effects: list[dict[str, Any]], style: str, k: int = 5) -> Table:
+    """Show the ``k`` strongest credible effects, and how many more there are."""
     table = Table(title=title, title_style=style, title_justify="left", box=None,
                   pad_edge=False, show_header=True, header_style="dim")
     table.add_column("property")
     table.add_column("P(preferred)", justify="right")
     table.add_column("95% interval", justify="right")
     table.add_column("weight", justify="right")
-    for e in effects:
+    for e in effects[:k]:
         table.add_row(literal(e["label"]), _pct(e["probability"]),
                       f"{100 * e['lower']:.1f}-{100 * e['upper']:.1f}%", f"{e['weight']:+.3f}")
     if not effects:
         table.add_row("(none)", "", "", "")
+    elif len(effects) > k:
+        table.add_row(f"[dim]... and {len(effects) - k} more (profiles.csv)[/]", "", "", "")
     return table
 
 
