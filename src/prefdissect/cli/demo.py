@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from . import console
+from . import console, literal
 
 
 def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Study folder to write.")]
@@ -27,8 +27,8 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Study folder to 
 
     data = sim.simulate(pairs, seed=seed)
     source = sim.write_pairs(data, out / "demo_pairs.jsonl")
-    console.print(f"simulated {pairs} pairs and a judge with known weights -> {source}",
-                  highlight=False)
+    console.print(f"simulated {pairs} pairs and a judge with known weights -> "
+                  f"{literal(source)}", highlight=False)
     with Study(out).lock("demo") as study:
         pipeline.import_pairs(source, "pairs", study)
         pipeline.annotate(study, "heuristic")

@@ -42,7 +42,8 @@ def run_reward_judge(study, worker) -> None:
     from .. import pipeline
 
     total = len(study.pairs())
-    with Progress(TextColumn(f"scoring with {literal(worker.name)}"), BarColumn(),
+    label = literal(worker.name).replace("{", "{{").replace("}", "}}")  # a format string
+    with Progress(TextColumn(f"scoring with {label}"), BarColumn(),
                   MofNCompleteColumn(), console=console, transient=True) as bar:
         task = bar.add_task("reward", total=total)
         run = pipeline.judge(study, worker, progress=lambda n: bar.advance(task, n))
