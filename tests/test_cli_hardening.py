@@ -384,3 +384,36 @@ def test_shared_data_tests_carry_their_marker():
          "-p", "no:cacheprovider", "tests"], cwd=ROOT, capture_output=True, text=True).stdout
     selected = {line.split("[")[0] for line in listed.splitlines() if "::" in line}
     assert selected == wanted
+
+
+def test_an_imported_judge_is_never_replaced_by_a_run_under_its_name(cli, tmp_path):
+    study = imported(cli, tmp_path)
+    before = pd.read_parquet(study / "judgments.parquet")
+    with FakeLLM() as server:
+        refused = cli("judge", str(study), "--model", "m", "--name", "human", "--base-url",
+                      server.url)
+        assert refused.code == 2 and "'human' is a judge imported with the data" in \
+            message(refused)
+        assert server.requests == []
+        renamed = cli("judge", str(study), "--model", "m", "--name", "m-judge",
+                      "--base-url", server.url)
+    assert renamed.code == 0, renamed.err
+    after = pd.read_parquet(study / "judgments.parquet")
+    kept = after.query("judge == 'human'")[["pair_id", "label"]].reset_index(drop=True)
+    assert kept.equals(before[["pair_id", "label"]].reset_index(drop=True))
+
+
+def test_commands_on_a_mistyped_study_path_create_nothing(cli, tmp_path):
+    missing = tmp_path / "no-such-study"
+    model = tmp_path / "reward-model"
+    model.mkdir()  # exists, but must not be loaded: the study is checked first
+    for args in (["judge", str(missing), "--reward-model", str(model)],
+                 ["scores", str(missing)],
+                 ["agreement", str(missing), "--judges", "a", "b"]):
+        result = cli(*args)
+        assert result.code == 2 and "does not exist; check the study path" in message(result)
+    assert not missing.exists()
+    study = imported(cli, tmp_path)
+    board = cli("scores", str(study), "--leaderboard", str(tmp_path / "board.csv"))
+    assert board.code == 2 and "board.csv" in message(board)
+    assert not (study / "scores.csv").exists()

@@ -82,7 +82,8 @@ def hostile_pairs(n: int = 120) -> list[dict]:
         long_a = i % 2 == 0
         rows.append({
             "id": f"pair-{i}",
-            "query": f"Question {i} {payload}",
+            # "İ" lower-cases to two characters: offsets found in lower case would shift
+            "query": ("İİİİ " if i == 118 else "") + f"Question {i} {payload}",
             "response_a": ("Sure! Here is a detailed answer. " * (8 if long_a else 1))
             + payload + "\n\n" + markdown,
             "response_b": ("Here you go. " * (1 if long_a else 8)) + payload
@@ -532,6 +533,18 @@ def test_hostile_texts_render_as_inert_literal_text(desktop):
     assert page_state == {"scripts": 3, "handlers": [], "title": page_state["title"]}
     assert not page_state["title"].startswith("xss")
     desktop.clean()  # the remote image was never requested
+
+
+def test_the_search_highlights_exactly_what_was_searched(desktop):
+    view = desktop.page
+    desktop.show("samples")
+    view.fill("#sample-search", "question 118 ")
+    desktop.wait_text("#sample-count", "1 pair matches")
+    view.locator("#samples-list tr.pair-row").first.click()
+    view.wait_for_selector("#pair-title:has-text('pair-118')")
+    marks = view.locator("#samples-detail .query mark.hit").all_text_contents()
+    assert marks == ["Question 118 "]
+    desktop.clean()
 
 
 def test_markdown_is_rendered_with_its_structure(desktop):

@@ -90,7 +90,13 @@ def assign_scenarios(study: Study) -> dict[str, int]:
 
 
 def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
-    """Run a judge on the study's pairs; merge its judgments, failures and statistics."""
+    """Run a judge on the study's pairs; merge its judgments, failures and statistics.
+
+    A judge imported with the data is never replaced by one run under its name.
+    """
+    if worker.name in study.info().get("imported_judges", []):
+        raise UsageError(f"'{worker.name}' is a judge imported with the data, and this run "
+                         "would replace its labels; give this judge another name with --name")
     run = worker.judge(study.pairs(), progress=progress)
     study.save_judgments(judgments_to_frame(run.judgments), [worker.name])
     study.replace_exclusions(run.exclusions, "judge", judge=worker.name)
@@ -138,6 +144,7 @@ def scores(study: Study, schema: PropertySchema | None = None, judges: list[str]
     ``published_raw`` / ``published_lc`` with a ``leaderboard``),
     ``score_components.csv`` and, where models form families, ``families.csv``.
     """
+    published = published_leaderboard(leaderboard) if leaderboard else None  # before the fits
     schema = schema or study.schema()
     pairs, comparisons = study_comparisons(study, schema)
     judgments = study.judgments()
@@ -158,7 +165,6 @@ def scores(study: Study, schema: PropertySchema | None = None, judges: list[str]
         raise FitError("no judge can be scored: " + "; ".join(skipped.values()))
     for judge, why in skipped.items():
         next(iter(results.values())).notes.append(f"{judge} not scored: {why}")
-    published = published_leaderboard(leaderboard) if leaderboard else None
     tables, parts, families = [], [], []
     for result in results.values():
         names = family_names(list(result.scores["model"]), family_map)

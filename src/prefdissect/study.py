@@ -218,6 +218,7 @@ class Study:
             "rows_read": result.rows_read,
             "pairs": len(result.pairs),
             "judgments": len(result.judgments),
+            "imported_judges": sorted({j.judge for j in result.judgments}),
             "import_exclusions": len(result.exclusions),
             "notes": result.notes,
         })

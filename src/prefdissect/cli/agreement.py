@@ -35,7 +35,7 @@ def agreement(study: StudyArg,
         raise UsageError("give one of --annotators X Y, --judges J1 J2 or --labels FILE")
     if labels is not None and not labels.exists():
         raise UsageError(f"{labels} does not exist; check the labels file path")
-    with Study(study).lock("agreement") as target:
+    with Study(study).lock("agreement", create=False) as target:
         schema_obj = target.schema(schema)
         pairs = target.pairs()["id"]
         if annotators:

@@ -24,14 +24,16 @@ def judge_with_reward(study: Path, reward_model: Path | None, scores: Path | Non
             raise UsageError("--scores needs --name, the reward model's name in the study")
         if not scores.exists():
             raise UsageError(f"{scores} does not exist; check the scores file path")
-        worker = registry_get("judge", "reward-scores").factory(scores, name=name)
-    else:
-        if not reward_model.exists():
-            raise UsageError(f"{reward_model} does not exist; give the folder of a "
-                             "transformers sequence-classification model")
-        worker = registry_get("judge", "reward").factory(
-            str(reward_model), name=name, batch_size=batch_size, device=device)
-    with Study(study).lock("judge") as target:
+    elif not reward_model.exists():
+        raise UsageError(f"{reward_model} does not exist; give the folder of a "
+                         "transformers sequence-classification model")
+    with Study(study).lock("judge", create=False) as target:
+        target.pairs()  # a study without pairs fails here, before a model is loaded
+        if scores is not None:
+            worker = registry_get("judge", "reward-scores").factory(scores, name=name)
+        else:
+            worker = registry_get("judge", "reward").factory(
+                str(reward_model), name=name, batch_size=batch_size, device=device)
         run_reward_judge(target, worker)
 
 

@@ -73,7 +73,7 @@ def scores(study: StudyArg,
                          seed=seed, threads=threads)
     mapping = _family_map(family_map)
     schema_obj = load_schema(schema) if schema else Study(study).schema()
-    with Study(study).lock("scores") as target:
+    with Study(study).lock("scores", create=False) as target:
         results = pipeline.scores(target, schema_obj, list(judge) if judge else None, config,
                                   mapping, leaderboard)
     families = target.path("families.csv")

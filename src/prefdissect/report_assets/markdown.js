@@ -215,18 +215,21 @@ function mdInline(text, depth) {
 // Wrap every case-insensitive match of `needle` in the text under `root` in a <mark>.
 function highlight(root, needle) {
   if (!needle) { return 0; }
-  var lower = needle.toLowerCase(), walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), nodes = [], count = 0;
+  // A case-blind pattern finds matches in the text itself: offsets found in a lower-cased
+  // copy can shift ("\u0130" lower-cases to two characters).
+  var pattern = new RegExp(needle.replace(/[.*+?^${}()|[\]\\\/]/g, "\\$&"), "iu");
+  var walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT), nodes = [], count = 0;
   while (walker.nextNode()) { nodes.push(walker.currentNode); }
   nodes.forEach(function (node) {
-    var at = node.nodeValue.toLowerCase().indexOf(lower);
-    while (at >= 0) {
-      var match = node.splitText(at);
-      node = match.splitText(needle.length);
+    var found = pattern.exec(node.nodeValue);
+    while (found && found[0].length) {
+      var match = node.splitText(found.index);
+      node = match.splitText(found[0].length);
       var mark = el("mark", {class: "hit"});
       match.parentNode.replaceChild(mark, match);
       mark.appendChild(match);
       count++;
-      at = node.nodeValue.toLowerCase().indexOf(lower);
+      found = pattern.exec(node.nodeValue);
     }
   });
   return count;
