@@ -97,16 +97,21 @@ def run_llm_judge(study, worker) -> None:
 
 
 def make_client(study: Path, base_url: str | None, api_key: str | None, concurrency: int,
-                timeout: float, max_attempts: int, prices: Path | None,
+                timeout: float, max_attempts: int, prices,
                 max_wait: float = 60.0):
-    """Build the client for a study (its exchange log lives in the study folder)."""
+    """Build the client for a study (its exchange log lives in the study folder).
+
+    ``prices`` is a price file's path or a :class:`~prefdissect.llm.client.Prices`
+    read before (to refuse a bad file before a folder is made).
+    """
     from ..llm.client import LLMClient, Prices
 
     check_base_url(base_url)
+    prices = prices if isinstance(prices, Prices) else Prices.load(prices)
     study.mkdir(parents=True, exist_ok=True)
     client = LLMClient(base_url, study / LOG_NAME, api_key=api_key, concurrency=concurrency,
                        timeout=timeout, max_attempts=max_attempts, max_wait=max_wait,
-                       prices=Prices.load(prices))
+                       prices=prices)
     remember(client)
     return client
 
