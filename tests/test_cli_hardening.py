@@ -117,7 +117,7 @@ def test_ctrl_c_says_what_was_kept(tmp_path):
         out, err = process.communicate(timeout=60)
     text = " ".join(err.decode().split())
     assert process.returncode == 130, text
-    assert "interrupted;" in text and "nothing half-written" in text
+    assert "interrupted;" in text and "none is half-written" in text
     assert f"4 LLM answers received in this run are kept in {study / 'llm_log.sqlite'}" in text
     ok = sqlite3.connect(study / "llm_log.sqlite").execute(
         "SELECT count(*) FROM exchanges WHERE status = 'ok'").fetchone()[0]

@@ -12,9 +12,10 @@ import pytest
 from prefdissect.annotations import ANNOTATION_COLUMNS
 from prefdissect.comparisons import resolve
 from prefdissect.engines import TERM_PRIOR_SD, Problem, fit_problems
+from prefdissect.errors import UsageError
 from prefdissect.profiles import FitConfig, fit_profiles
 from prefdissect.properties import load_schema
-from prefdissect.terms import choose_terms, term_design
+from prefdissect.terms import choose_terms, pair_term_values, term_design
 
 WEIGHTS = {"lengthy": 0.8, "well_formatted": 0.5, "polite": 0.0, "clear": -0.4,
            "friendly": 0.25}
@@ -79,6 +80,19 @@ def test_auto_chooses_a_baseline_term_only_for_a_fixed_side_a():
     design = term_design(mixed, "models", anchor="base")
     assert design.names == ["x", "y"]
     assert design.columns.tolist() == [[1, 0], [-1, 1], [0, -1]]
+    with pytest.raises(UsageError, match="only used with one strength per model"):
+        term_design(fixed, kind, reason, anchor="x")  # an anchor the fit would ignore
+
+
+def test_a_pair_explained_with_model_terms_gets_the_designs_values():
+    pairs = _pairs(["x", "?", "y", "x"], ["y", "x", "y", "base"]).astype(object)
+    pairs.loc[1, "model_a"] = None  # a missing name, as Study.pairs() gives it
+    design = term_design(pairs, "models", anchor="base")
+    table = pd.DataFrame({"term": design.names, "kind": "models", "anchor": "base"})
+    for row, (_, pair) in enumerate(pairs.iterrows()):
+        values = pair_term_values(pair, table)
+        assert [values[t] for t in design.names] == design.columns[row].tolist(), row
+    assert design.columns[1].tolist() == [0.0, 0.0]  # no term for a pair with a missing name
 
 
 def test_strengths_and_weights_are_recovered_and_the_paper_model_is_biased():

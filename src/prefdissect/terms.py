@@ -63,8 +63,9 @@ class TermDesign:
 
 
 def _models(pairs: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
-    return (pairs["model_a"].where(pairs["model_a"].notna(), None),
-            pairs["model_b"].where(pairs["model_b"].notna(), None))
+    # object first: a string column keeps NaN where None is put (pandas 3)
+    return tuple(pairs[c].astype(object).where(pairs[c].notna(), None)
+                 for c in ("model_a", "model_b"))
 
 
 def fixed_side(pairs: pd.DataFrame) -> tuple[str, str] | None:
@@ -121,6 +122,10 @@ def term_design(pairs: pd.DataFrame, kind: str, reason: str = "",
                 anchor: str | None = None) -> TermDesign:
     """Build the term columns of ``kind`` for ``pairs`` (in their order)."""
     n = len(pairs)
+    if anchor is not None and kind in ("none", "baseline"):
+        raise UsageError(f"--anchor-model {anchor}: an anchor is only used with one strength "
+                         f"per model (--model-terms models); this fit uses '{kind}' terms "
+                         f"({reason or 'as asked'})")
     if kind == "none":
         return TermDesign("none", reason)
     if kind == "baseline":
@@ -163,6 +168,9 @@ def pair_term_values(pair: pd.Series, terms: pd.DataFrame) -> dict[str, float]:
             base = row.anchor if isinstance(row.anchor, str) else None
             out[row.term] = -1.0 if base is not None and pair.get("model_b") == base else 1.0
         elif row.kind == "models":
-            value = float(pair.get("model_a") == row.term) - float(pair.get("model_b") == row.term)
-            out[row.term] = value
+            a, b = pair.get("model_a"), pair.get("model_b")
+            if pd.isna(a) or pd.isna(b) or a == b:  # as in the design: no term for this pair
+                out[row.term] = 0.0
+            else:
+                out[row.term] = float(a == row.term) - float(b == row.term)
     return out

@@ -46,9 +46,9 @@ def remember(client) -> None:
 
 
 def _interrupted() -> str:
-    parts = ["interrupted; every stage file is replaced only when its stage finishes, so "
-             "the study holds the stages finished before the interrupt and nothing "
-             "half-written"]
+    parts = ["interrupted; each study file is replaced whole or not at all, so none is "
+             "half-written, but a stage stopped between two of its files may leave the "
+             "others from its previous run"]
     for client in _kept:
         got = client.tally.answered
         parts.append(f"{got} LLM answer{'s' if got != 1 else ''} received in this run "
