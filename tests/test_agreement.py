@@ -104,6 +104,20 @@ def test_judges_and_hand_labels(small_study, cli, tmp_path):
     assert result.code == 2 and "bad.csv line 2: field 'label'" in result.err
 
 
+def test_a_pair_id_of_zero_is_an_id_and_an_empty_one_is_refused(tmp_path):
+    from prefdissect.agreement import read_labels
+    from prefdissect.errors import InputError
+    from prefdissect.properties import load_schema
+
+    numbered = tmp_path / "numbered.jsonl"
+    numbered.write_text('{"pair_id": 0, "label": "A"}\n{"pair_id": 1, "label": "B"}\n')
+    assert read_labels(numbered, load_schema())["pair_id"].tolist() == ["0", "1"]
+    empty = tmp_path / "empty.csv"
+    empty.write_text("pair_id,label\n0,A\n,B\n")
+    with pytest.raises(InputError, match="line 3: field 'pair_id' is missing"):
+        read_labels(empty, load_schema())
+
+
 def test_kappa_interval_agrees_with_the_normal_approximation():
     rng = np.random.default_rng(3)
     first = rng.choice([-1, 0, 1], size=400, p=[0.3, 0.3, 0.4])

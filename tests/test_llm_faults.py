@@ -396,3 +396,17 @@ def test_a_key_echoed_in_any_body_never_reaches_the_log(tmp_path):
     for extra in tmp_path.glob("log.sqlite-*"):  # the WAL too
         assert KEY.encode() not in extra.read_bytes()
     assert KEY not in repr(client) and client.redact(f"x{KEY}y") == "x***y"
+
+
+def test_a_batch_answer_the_log_refuses_is_counted_as_failed(tmp_path):
+    from prefdissect.llm.batch import export_batch, import_results
+
+    export_batch([chat(0), chat(1)], tmp_path / "batch.jsonl")
+    good = chat_reply("A", logprobs=[("A", 0.0), ("B", -1.0)])
+    bad = chat_reply("A", logprobs=[("A", 0.0), ("B", float("nan"))])
+    lines = [{"custom_id": r.key, "response": {"status_code": 200, "body": body}}
+             for r, body in ((chat(0), good), (chat(1), bad))]
+    (tmp_path / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    log = ExchangeLog(tmp_path / "log.sqlite")
+    assert import_results(tmp_path / "results.jsonl", tmp_path / "batch.jsonl", log) == (1, 1)
+    assert log.get(chat(0).key) is not None and log.get(chat(1).key) is None

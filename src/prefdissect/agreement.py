@@ -184,7 +184,7 @@ def read_labels(path: str | Path, schema: PropertySchema) -> pd.DataFrame:
            "(+1/0/-1 or A/B/tie) or value_a and value_b")
     rows = []
     for line, record in iter_records(path):
-        if not record.get("pair_id"):
+        if record.get("pair_id") is None or str(record["pair_id"]).strip() == "":  # 0 is an id
             raise InputError(path, "is missing", fix, line=line, field="pair_id")
         prop = record.get("property") or ""
         if prop and prop not in schema.names:

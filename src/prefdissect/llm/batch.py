@@ -93,7 +93,10 @@ def import_results(results: str | Path, batch: str | Path, log: ExchangeLog) -> 
         log.put(key, request.endpoint, request.body,
                 Exchange(key, "ok", body, None, usage.get("prompt_tokens"),
                          usage.get("completion_tokens")), 1, source="batch")
-        stored += 1
+        if log.get(key) is not None:  # the log may refuse it (e.g. NaN in the body)
+            stored += 1
+        else:
+            failed += 1
     return stored, failed
 
 

@@ -1,4 +1,4 @@
-/* prefdissect report, part 3: charts drawn as SVG at the width of their container.
+/* prefdissect report, part 3 of 6: charts drawn as SVG at the width of their container.
    Every chart has an accessible name, and every value it shows is also in a table
    beneath it (a disclosure any keyboard or touch reader can open), not only in
    hover tooltips. */

@@ -1,4 +1,4 @@
-/* prefdissect report, part 5: the leaderboard (from `prefdissect scores`).
+/* prefdissect report, part 5 of 6: the leaderboard (from `prefdissect scores`).
    Each model's raw win rate beside its controlled one (the judge's tastes held fixed),
    and raw - controlled split into points per property, as diverging stacked bars. */
 

@@ -1,4 +1,4 @@
-/* prefdissect report, part 2: Markdown of model text, rendered inert.
+/* prefdissect report, part 2 of 6: Markdown of model text, rendered inert.
    A small block and inline parser for what model answers use (paragraphs, headings,
    lists, block quotes, code fences, tables, rules, emphasis, code spans, links and
    images) that builds DOM nodes with createElement and textContent only. Raw HTML in

@@ -1,4 +1,4 @@
-/* prefdissect report, part 5: the views and the tabs.
+/* prefdissect report, part 6 of 6: the views and the tabs.
    Each view is one function that builds everything inside its own panel and may return
    {resize, ready}; VIEWS lists them in tab order, so a new tab is one more entry. */
 
@@ -28,7 +28,7 @@ var QUALITY_COLUMNS = [
   ["length_accuracy", "length alone", "pct"], ["length_log_loss", "log-loss", "num"],
   ["terms_accuracy", "model terms alone", "pct"], ["terms_log_loss", "log-loss", "num"],
   ["always_a_accuracy", "always A", "pct"], ["majority_accuracy", "majority label", "pct"],
-  ["base_rate_log_loss", "base rate log-loss", "num"], ["majority_log_loss", "majority log-loss", "num"]];
+  ["base_rate_log_loss", "base rate log-loss", "num"]];
 function qualityRow(judge, group) {
   return DATA.quality.rows.filter(function (r) { return r.judge === judge && r.group === group; })[0];
 }

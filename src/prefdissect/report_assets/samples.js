@@ -1,4 +1,4 @@
-/* prefdissect report, part 4: the sample browser.
+/* prefdissect report, part 4 of 6: the sample browser.
    A filterable list of pairs (rows are focusable; Enter or Space opens one) beside, or on
    narrow screens above, the open pair: its query and both responses (Markdown rendered
    inert, or plain text), every judge's choice, the annotations with how each property is

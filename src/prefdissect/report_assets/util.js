@@ -1,5 +1,5 @@
-/* prefdissect report, part 1: data and DOM helpers.
-   The five script files are concatenated, in the order report.SCRIPTS gives, into one
+/* prefdissect report, part 1 of 6: data and DOM helpers.
+   The six script files are concatenated, in the order report.SCRIPTS gives, into one
    strict-mode closure. Untrusted text (queries, responses, names, notes) only ever
    enters the page through textContent, createTextNode and attribute setters: no HTML
    parser is ever handed data, and no element is ever given an event-handler attribute. */
