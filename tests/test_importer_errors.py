@@ -108,3 +108,19 @@ def test_the_last_line_is_read(tmp_path):
     csv = tmp_path / "pairs.csv"
     csv.write_text("query,response_a,response_b\nq0,a,b\nq1,a,b\nq2,a,b", encoding="utf-8")
     assert run_import(csv, "pairs").rows_read == 3
+
+
+def test_an_llmbar_row_the_evaluator_left_without_results_is_left_out(tmp_path):
+    """A run with no 'results' is a verdict that does not exist, not a malformed file."""
+    for name, content in {DATA: [LLMBAR, {**LLMBAR, "input": "q2"}],
+                          RESULT: [{"input": "q"}, {"input": "q2", "results": [
+                              {"swap = False": {"winner": 1}, "swap = True": {"winner": 2}}]}]
+                          }.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(content), encoding="utf-8")
+    result = run_import(tmp_path, "llmbar")
+    mine = [j for j in result.judgments if j.judge == "GPT-4"]
+    assert [j.pair_id for j in mine] == ["llmbar:X:2"]
+    left = [x for x in result.exclusions if x.judge == "GPT-4"]
+    assert len(left) == 1 and left[0].detail == "no parseable verdict in either order"

@@ -60,7 +60,12 @@ def _judge_results(set_dir: Path, rows: list[dict], result: ImportResult,
                              f"but its dataset.json has {len(rows)}",
                              "use the result.json that belongs to this dataset")
         for number, (run, row, pair_id) in enumerate(zip(runs, rows, ids), start=1):
-            results = run.get("results") if isinstance(run, dict) else None
+            if not isinstance(run, dict):
+                raise InputError(file, "is not an object with a 'results' list of runs",
+                                 "use LLMBar's evaluator result.json unchanged", line=number)
+            results = run.get("results")
+            if results is None:  # the evaluator left no run for this row: no verdict
+                results = []
             if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
                 raise InputError(file, "is not an object with a 'results' list of runs",
                                  "use LLMBar's evaluator result.json unchanged", line=number)
