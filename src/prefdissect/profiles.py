@@ -106,6 +106,9 @@ class FitConfig:
             raise UsageError(f"interval {self.interval}: give a mass between 0 and 1")
         if self.model_terms not in KINDS:
             raise UsageError(f"--model-terms {self.model_terms}: use one of {', '.join(KINDS)}")
+        if self.anchor_model is not None and self.model_terms in ("none", "baseline"):
+            raise UsageError(f"--anchor-model {self.anchor_model}: an anchor is only used with "
+                             "--model-terms models (one strength per model)")
         if not self.term_prior_sd > 0:
             raise UsageError(f"term prior sd {self.term_prior_sd}: must be positive")
         if self.threads is not None and self.threads < 1:
