@@ -101,7 +101,8 @@ def _print_leaderboard(judge: str, result, labels: dict[str, str]) -> None:
         view.add_column("published LC", justify="right")
     for rank, row in enumerate(table.itertuples(), start=1):
         mine = components[(components["model"] == row.model)
-                          & (components["component"] != "unexplained")]
+                          & (components["component"] != "unexplained")
+                          & components["points"].notna()]
         top = mine.reindex(mine["points"].abs().sort_values(ascending=False).index).head(3)
         parts = ", ".join(f"{literal(labels.get(r.component, r.component))} {r.points:+.1f}"
                           for r in top.itertuples())

@@ -163,7 +163,8 @@ function leaderboardView(panel) {
       {title: "#", num: true, value: function (r) { return String(list.indexOf(r) + 1); }},
       {title: "model", value: function (r) { return r.model; }},
       {title: "raw", num: true, value: function (r) { return num(r.raw, 1) + " [" + num(r.raw_lower, 1) + ", " + num(r.raw_upper, 1) + "]"; }},
-      {title: "controlled", num: true, value: function (r) { return num(r.controlled, 1) + " [" + num(r.controlled_lower, 1) + ", " + num(r.controlled_upper, 1) + "]"; }},
+      {title: "controlled", num: true, value: function (r) {
+        return missing(r.controlled) ? "none" : num(r.controlled, 1) + " [" + num(r.controlled_lower, 1) + ", " + num(r.controlled_upper, 1) + "]"; }},
       {title: "raw \u2212 controlled", num: true, value: function (r) { return missing(r.controlled) ? "" : signed(r.raw - r.controlled, 1); }}];
     if (list.some(function (r) { return !missing(r.published_lc); })) {
       columns.push({title: "published LC", num: true, value: function (r) { return num(r.published_lc, 1); }});
