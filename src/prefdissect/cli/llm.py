@@ -20,6 +20,7 @@ from .options import (
     MaxWaitOpt,
     ModelOpt,
     PricesOpt,
+    PythonOpt,
     RewardModelOpt,
     ScoresOpt,
     TimeoutOpt,
@@ -194,14 +195,19 @@ def judge(study: Annotated[Path, typer.Argument(help="Study folder (after `impor
               "--local-model", help="Judge with a local causal LM (a transformers folder) "
               "instead of a server.")] = None,
           reward_model: RewardModelOpt = None, scores: ScoresOpt = None,
-          device: DeviceOpt = "auto", batch_size: BatchSizeOpt = 8,
+          python: PythonOpt = None, device: DeviceOpt = "auto", batch_size: BatchSizeOpt = 8,
           concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
           max_attempts: AttemptsOpt = 5, max_wait: MaxWaitOpt = 60.0, prices: PricesOpt = None,
           dry_run: DryOpt = False, batch_export: ExportOpt = None) -> None:
-    """Judge every pair with an LLM (both orders) or a reward model; adds its judgments."""
+    """Judge every pair with an LLM (both orders), a reward model or a Python function."""
     from ..study import Study
+    from .python_judge import judge_with_python
     from .reward import judge_with_reward
 
+    if python is not None:
+        judge_with_python(study, python, name, other=bool(
+            model or local_model or reward_model or scores or dry_run or batch_export))
+        return
     if reward_model is not None or scores is not None:
         judge_with_reward(study, reward_model, scores, name, device, batch_size,
                           server=bool(model or local_model or dry_run or batch_export))

@@ -95,3 +95,6 @@ ScoresOpt = Annotated[Path | None, typer.Option(
 DeviceOpt = Annotated[str, typer.Option("--device", help="Reward model: auto, cpu or cuda.")]
 BatchSizeOpt = Annotated[int, typer.Option("--batch-size", help="Reward model: responses "
                                            "scored per forward pass.")]
+PythonOpt = Annotated[str | None, typer.Option(
+    "--python", help="Judge with a Python function, FILE.py:FUNCTION, called as f(query, "
+    "response_a, response_b) -> P(A) in [0, 1] or 'A'/'B'/'tie' (both orders are asked).")]
