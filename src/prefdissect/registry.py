@@ -1,4 +1,7 @@
-"""One registry for everything that plugs in: importers, exporters, annotators, judges, engines.
+"""One registry for everything that plugs in: importers, exporters, annotators, judges, edits...
+
+Kinds: importers, exporters, annotators, judges, engines and edits (the probes'
+text edits).
 
 Built-in parts register themselves when their module is imported; third-party
 packages can add their own through the ``prefdissect.plugins`` entry-point group
@@ -16,7 +19,7 @@ from typing import Any
 
 from .errors import UsageError
 
-KINDS = ("importer", "exporter", "annotator", "judge", "engine")
+KINDS = ("importer", "exporter", "annotator", "judge", "engine", "edit")
 
 # Modules whose import registers the built-in parts.
 _BUILTIN_MODULES = (
@@ -36,8 +39,10 @@ _BUILTIN_MODULES = (
     "prefdissect.judges.llm",
     "prefdissect.judges.local",
     "prefdissect.judges.reward",
+    "prefdissect.judges.python",
     "prefdissect.engines.ep",
     "prefdissect.engines.nuts",
+    "prefdissect.edits.builtin",
 )
 
 
