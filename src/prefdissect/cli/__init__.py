@@ -146,6 +146,8 @@ def _register() -> None:
         info.callback = _guard(info.callback)
     app.add_typer(llm.batch_app, name="batch", rich_help_panel=pipeline)
     app.add_typer(exploit.exploit_app, name="exploit", rich_help_panel="Audit")
+    from .probe import register as register_probe
+    register_probe(app, _guard)
 
 
 _register()
