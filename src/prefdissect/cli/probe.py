@@ -258,9 +258,12 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
                                   progress=lambda k: bar.advance(task, k))
         probes.save(out, study, config, probe_set, result)
     _print(result, probe_set, out)
-    if client is not None:
-        console.print(finish(client), highlight=False)
     problems = []
+    if client is not None:
+        try:
+            console.print(finish(client), highlight=False)
+        except PartialFailure as exc:  # said below, with what else failed
+            problems.append(str(exc))
     if result.run.exclusions:
         problems.append(f"{len(result.run.exclusions)} probe pairs got no verdict (e.g. "
                         f"{result.run.exclusions[0].detail or result.run.exclusions[0].reason})")
@@ -268,24 +271,19 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
     if len(failed):
         problems.append(f"{len(failed)} rewrites failed (e.g. {failed['reason'].iloc[0]})")
     if problems:
-        raise PartialFailure("; ".join(problems) + f"; they are kept with their reasons in "
-                             f"{out}; run the same command again to retry them")
+        raise PartialFailure("; ".join(problems) + f"; what failed is kept with its reason in "
+                             f"{out}")
 
 
 def _dry_run(worker, rewriter, probe_set, pairs, waiting: int, print_plan) -> None:
-    from ..llm.client import Plan
-
-    plans = []
-    if rewriter is not None:
-        plans.append(rewriter.client.plan(rewriter.pending()))
-    if hasattr(worker, "plan"):
-        plans.append(worker.plan(pairs))
-    total = Plan(sum(p.requests for p in plans), sum(p.cached for p in plans),
-                 sum(p.prompt_tokens for p in plans), sum(p.completion_tokens for p in plans),
-                 None if any(p.cost is None for p in plans) else sum(p.cost for p in plans))
     console.print(f"{len(probe_set.sources)} source responses, {len(pairs)} probe pairs "
                   "(every one asked in both orders)", highlight=False)
-    print_plan(total, 4 * waiting if hasattr(worker, "plan") else 0)
+    if rewriter is not None:
+        console.print("the rewriter:", highlight=False)
+        print_plan(rewriter.client.plan(rewriter.pending()))
+    if hasattr(worker, "plan"):
+        console.print(f"the judge, {literal(worker.name)}:", highlight=False)
+        print_plan(worker.plan(pairs), 4 * waiting)  # self and pair probes, both orders
 
 
 def _print(result, probe_set, out: Path) -> None:

@@ -3,12 +3,12 @@
 The rewriter is one more edit, through the same cached :class:`LLMClient` as the
 LLM judge: every request lands in the exchange log, so a re-run pays nothing
 twice, a dry run counts the requests, and the requests can go out as a batch
-file. Its answers are hostile input like any server's: an empty answer, one cut
-off at the token limit, or a failed request is recorded with its reason, and a
-usable answer still has to pass the same manipulation check as a built-in edit
-(target moved as asked, nothing else the heuristic measures moved). Only
-properties the heuristic annotator measures can be rewritten, since only those
-can be checked.
+file. Its answers are hostile input like any server's: a usable answer still has
+to pass the same manipulation check as a built-in edit (target moved as asked,
+nothing else the heuristic measures moved); an answer that is empty or cut off
+at the token limit is left out with that reason, and a request that failed is
+recorded as failed and sent again on the next run. Only properties the heuristic
+annotator measures can be rewritten, since only those can be checked.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from . import FAILED_CHECK, KEPT, Checker, Edit, EditOutcome, failed
 
 PREFIX = "rewrite:"
 REWRITE_FAILED = "rewrite failed"
-"""Status of a rewrite the model gave no usable answer for (retried on the next run)."""
+"""Status of a rewrite whose request failed (sent again on the next run)."""
 WAITING = "waiting"
 """Status, in a dry run, of a rewrite not yet in the exchange log."""
 
@@ -119,10 +119,10 @@ class Rewriter:
                                f"request failed: {exchange.error}")
         answer = answer_text(exchange.response)
         if finish_reason(exchange.response) == "length":
-            return EditOutcome(spec.name, REWRITE_FAILED, None,
-                               "the answer was cut off at the token limit")
+            return EditOutcome(spec.name, FAILED_CHECK, None,
+                               "the rewrite was cut off at the token limit", False)
         if not answer or not answer.strip():
-            return EditOutcome(spec.name, REWRITE_FAILED, None, "empty answer")
+            return EditOutcome(spec.name, FAILED_CHECK, None, "the rewrite is empty", False)
         edited = answer.strip()
         if edited == text.strip():
             return EditOutcome(spec.name, FAILED_CHECK, edited, "the rewrite changed nothing",
