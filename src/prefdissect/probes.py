@@ -515,3 +515,38 @@ def export_pairs(folder, out, seed: int = 0) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     write_pairs(frame, out)
     return len(frame)
+
+
+def report_block(folder, profiles: pd.DataFrame | None, limit: int = 4000) -> dict:
+    """Return what the report's Probes view shows: probes, the profile beside them, examples.
+
+    ``examples`` holds, per edit, one source response before and after the edit
+    (cut to ``limit`` characters), so a reader sees what the edit did.
+    """
+    from .study import Study
+
+    target = Study(folder)
+    path = target.path(FILES["probes"])
+    if not path.exists():
+        raise UsageError(f"--probes {folder}: no {FILES['probes']} there; give the --out "
+                         "folder of `prefdissect probe`")
+    table = pd.read_csv(path)
+    beside = (observational(table, profiles) if profiles is not None
+              else pd.DataFrame(columns=list(OBSERVATIONAL_COLUMNS)))
+    examples = {}
+    pairs_path = target.path(FILES["pairs"])
+    if pairs_path.exists():
+        pairs = pd.read_parquet(pairs_path, columns=["kind", "edit", "source", "response_a",
+                                                     "response_b"])
+        own = pairs[(pairs["kind"] == SELF) & (pairs["edit"] != "swap")]
+        for row in own.drop_duplicates("edit").itertuples():
+            examples[row.edit] = {"source": row.source, "original": row.response_a[:limit],
+                                  "edited": row.response_b[:limit]}
+    info = (json.loads(target.path(SETTINGS).read_text(encoding="utf-8"))
+            if target.path(SETTINGS).exists() else {})
+
+    def records(frame: pd.DataFrame) -> list[dict]:
+        return json.loads(frame.to_json(orient="records")) if len(frame) else []
+
+    return {"rows": records(table), "observational": records(beside), "examples": examples,
+            "settings": {k: info.get(k) for k in ("n", "seed", "group_by")}}

@@ -32,13 +32,15 @@ from .annotations import query_traits
 from .comparisons import resolve
 from .errors import PrefDissectError
 from .panel import REFERENCE, STUDY, Panel, build_panel
+from .probes import report_block
 from .profiles import ALL, FitConfig, pair_groups
 from .properties import TRAITS, PropertySchema
 from .reference import SCENARIOS
 from .similarity import similarity
 from .study import Study
 
-SCRIPTS = ("util.js", "markdown.js", "charts.js", "samples.js", "leaderboard.js", "report.js")
+SCRIPTS = ("util.js", "markdown.js", "charts.js", "samples.js", "leaderboard.js", "probes.js",
+           "report.js")
 """The page's script, in order; concatenated into one inline script."""
 NO_LABEL = "-"
 OPTIONAL_TABLES = {"quality": "fit_quality.csv", "diagnostics": "fit_diagnostics.csv",
@@ -233,9 +235,12 @@ def _exclusion_block(study: Study) -> list[dict[str, Any]]:
     return _records(counts.rename("count").reset_index())
 
 
-def report_data(study: Study, reference: pd.DataFrame | None = None
-                ) -> tuple[dict[str, Any], list[str]]:
-    """Collect everything the report shows, as JSON-ready data, and the texts apart."""
+def report_data(study: Study, reference: pd.DataFrame | None = None,
+                probes: str | Path | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Collect everything the report shows, as JSON-ready data, and the texts apart.
+
+    ``probes`` is a probe folder (``prefdissect probe --out``) for the Probes view.
+    """
     info, summary, schema = study.info(), _summary(study), study.schema()
     pairs, judgments = study.pairs_with_scenarios(), study.judgments()
     panel = build_panel([(study.root.resolve().name, study.profiles())], reference)
@@ -266,6 +271,7 @@ def report_data(study: Study, reference: pd.DataFrame | None = None
                              texts),
         **_choice_block(judgments, pairs["id"].astype(str)),
         **_annotation_block(study, pairs, schema),
+        "probes": None if probes is None else report_block(probes, study.profiles()),
     }
     return data, list(texts.index)
 
@@ -290,12 +296,13 @@ def page_script() -> str:
     return "(function () {\n\"use strict\";\n" + "\n".join(parts) + "\n})();\n"
 
 
-def build_report(study: Study, out: str | Path, reference: pd.DataFrame | None = None) -> Path:
+def build_report(study: Study, out: str | Path, reference: pd.DataFrame | None = None,
+                 probes: str | Path | None = None) -> Path:
     """Write the study's report to ``out`` (one HTML file); returns its path."""
     from jinja2 import Environment
     from markupsafe import Markup
 
-    data, texts = report_data(study, reference)
+    data, texts = report_data(study, reference, probes)
     folder = resources.files("prefdissect.report_assets")
     script = page_script()
     template = Environment(autoescape=True).from_string(

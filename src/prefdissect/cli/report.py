@@ -24,12 +24,15 @@ def _reference(reference: str | None):
 def report(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).")],
            out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")]
            = Path("report.html"),
-           reference: ReferenceOpt = None) -> None:
+           reference: ReferenceOpt = None,
+           probes: Annotated[Path | None, typer.Option(
+               "--probes", help="A probe folder (`prefdissect probe --out`) for the Probes "
+               "view.")] = None) -> None:
     """Write one self-contained HTML report (no network needed to open it)."""
     from ..report import build_report
     from ..study import Study
 
-    path = build_report(Study(study), out, _reference(reference))
+    path = build_report(Study(study), out, _reference(reference), probes)
     size = path.stat().st_size / 2**20
     console.print(f"wrote {literal(str(path))} ({size:.1f} MiB); open it in any browser, "
                   "offline",

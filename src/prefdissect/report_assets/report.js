@@ -409,9 +409,11 @@ var VIEWS = [
   {id: "leaderboard", title: "Leaderboard", render: leaderboardView},
   {id: "judges", title: "Judges", render: judgesView},
   {id: "samples", title: "Samples", render: samplesView},
+  {id: "probes", title: "Probes", render: probesView},
   {id: "diagnostics", title: "Diagnostics", render: diagnosticsView}
 ];
 if (!SCORES.length) { VIEWS = VIEWS.filter(function (v) { return v.id !== "leaderboard"; }); }  // no `scores` run
+if (!PROBES.rows.length) { VIEWS = VIEWS.filter(function (v) { return v.id !== "probes"; }); }  // no --probes
 var nav = document.getElementById("tabs"), main = document.getElementById("views");
 var current = null;
 VIEWS.forEach(function (view, k) {
