@@ -204,6 +204,24 @@ def test_export_for_a_human_panel(probe_study, cli, tmp_path):
     assert 0 < sum(line["metadata"]["flipped"] for line in lines) < len(lines)
     from prefdissect.importers import run_import
     assert len(run_import(target, "pairs").pairs) == len(lines)  # the project's own format
+    # a panel that likes lists and, between equals, the first response it reads
+    for line in lines[:-1]:  # the last record stays unlabelled
+        has = ["\n- " in line[k] or line[k].startswith("- ") for k in ("response_a",
+                                                                        "response_b")]
+        line["label"] = "B" if has[1] and not has[0] else "A"
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    panel = cli("probe", str(probe_study / "study"), "--edit", "bullets", "--edit", "swap",
+                "--labels", str(labelled), "--n", "8", "--out", str(out))
+    assert panel.code == 3 and "not labelled" in panel.err  # the last record's probe
+    rows = rows_of(out, "panel")
+    assert rows.loc["bullets", "win_rate_lower"] > 50
+    assert rows.loc["swap", "n"] == 8 and rows.loc["swap", "win_rate"] > 50
+    lines[0]["label"] = "maybe"
+    labelled.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    bad = cli("probe", str(probe_study / "study"), "--edit", "bullets", "--labels",
+              str(labelled), "--n", "8", "--out", str(out))
+    assert bad.code == 2 and "line 1: field 'label' is 'maybe'" in bad.err
 
 
 def test_sampling_is_stratified_and_seeded():

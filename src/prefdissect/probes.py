@@ -9,7 +9,9 @@ probe pair, in both orders as the judge always asks:
 ``self``
     The original response (A) against its edited copy (B). The edited copy's win
     rate is the edit's effect; 50% means none. For ``swap`` the copy is the
-    response itself, and the win rate is that of the first-shown position.
+    response itself, and the win rate is that of the first-shown position (from
+    the original pair in both orders where a judge, such as a panel, has no
+    verdict on a response against itself).
 ``pair``
     The study's real pair with the source's side edited. The shift is the change
     in P(that side preferred) from the original pair's. For ``swap``: P(that
@@ -212,6 +214,8 @@ def effects(probe_set: ProbeSet, judged: pd.DataFrame) -> pd.DataFrame:
             own = rows.loc[stem + SELF]
             if item.property == POSITION:
                 win = _mean(own["p_first_order"], own["p_swapped_shown_first"])
+                if math.isnan(win):  # e.g. a panel, never shown a response against itself
+                    win = _mean(original["p_first_order"], original["p_swapped_shown_first"])
                 first = (original["p_first_order"] if side == "A"
                          else original["p_swapped_shown_first"])
                 averaged = original["p_a"] if side == "A" else 1.0 - original["p_a"]

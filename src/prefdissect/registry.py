@@ -40,6 +40,7 @@ _BUILTIN_MODULES = (
     "prefdissect.judges.local",
     "prefdissect.judges.reward",
     "prefdissect.judges.python",
+    "prefdissect.judges.panel",
     "prefdissect.engines.ep",
     "prefdissect.engines.nuts",
     "prefdissect.edits.builtin",

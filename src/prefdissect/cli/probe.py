@@ -85,6 +85,9 @@ def run(study: Annotated[Path | None, typer.Argument(help="Study folder (importe
             "--local-model", help="Judge with a local causal LM (a transformers folder).")]
         = None,
         reward_model: RewardModelOpt = None,
+        labels: Annotated[Path | None, typer.Option(
+            "--labels", help="A panel's labels of `probe export`'s file (a label per record) "
+            "as the judge.")] = None,
         name: Annotated[str | None, typer.Option("--name", help="The judge's name (as in "
                                                  "the study, to compare with its profile).")]
         = None,
@@ -118,17 +121,19 @@ def run(study: Annotated[Path | None, typer.Argument(help="Study folder (importe
                          "prefdissect probe STUDY --edit bullets --python judge.py:f --out DIR")
     chosen = [flag for flag, value in (("--python", python), ("--model", model),
                                        ("--local-model", local_model),
-                                       ("--reward-model", reward_model)) if value]
+                                       ("--reward-model", reward_model),
+                                       ("--labels", labels)) if value]
     if len(chosen) != 1:
         raise UsageError("give exactly one judge: --python FILE.py:FUNCTION, --model M "
-                         "(with --base-url), --local-model DIR or --reward-model DIR"
+                         "(with --base-url), --local-model DIR, --reward-model DIR or "
+                         "--labels FILE"
                          + (f"; got {', '.join(chosen)}" if chosen else ""))
     if (dry_run or batch_export) and not (model or rewriter):
         raise UsageError("--dry-run and --batch-export count or write LLM requests: they need "
                          "--model or --rewriter")
     config = ProbeConfig(edits=list(edit), n=n, seed=seed, group_by=list(group_by or []))
     _run(study, out, config, dict(
-        python=python, model=model, base_url=base_url, api_key=api_key,
+        python=python, labels=labels, model=model, base_url=base_url, api_key=api_key,
         local_model=local_model, reward_model=reward_model, name=name, mode=mode,
         endpoint=endpoint, rewriter=rewriter, device=device, batch_size=batch_size,
         concurrency=concurrency, timeout=timeout, max_attempts=max_attempts,
@@ -144,8 +149,10 @@ def export(folder: Annotated[Path, typer.Argument(help="Probe folder (from `prob
 
     count = export_pairs(folder, out, seed)
     console.print(f"wrote {count} probe pairs to {literal(out)}; each pair's A/B order is "
-                  "drawn at random (metadata.flipped says which); the original pairs are "
-                  "there in both orders", highlight=False)
+                  "drawn at random (metadata.flipped says which) and the original pairs are "
+                  "there in both orders; once a panel has labelled it, `probe STUDY --labels "
+                  "FILE` (same study, --n, --seed, --group-by and edits) measures the panel",
+                  highlight=False)
 
 
 def _judge(options: dict, out: Path):
@@ -162,6 +169,8 @@ def _judge(options: dict, out: Path):
     if options["python"]:
         worker = registry_get("judge", "python").factory(options["python"],
                                                          name=options["name"])
+    elif options["labels"]:
+        worker = registry_get("judge", "panel").factory(options["labels"], name=options["name"])
     elif options["model"]:
         worker = registry_get("judge", "llm").factory(  # checks mode and endpoint first
             None, options["model"], name=options["name"], mode=options["mode"],
