@@ -268,7 +268,7 @@ def test_observational_beside_interventional_flags_disagreement():
     trim = table.loc["trim"]  # on the property's scale: longer (the original) wins 51%
     assert trim["probe_effect"] == pytest.approx(51.0)
     assert (trim["probe_lower"], trim["probe_upper"]) == pytest.approx((48.0, 54.0))
-    assert trim["disagree"] and trim["why"] == "intervals do not overlap"
+    assert trim["disagree"] and trim["why"] == "same side, sizes differ (intervals do not overlap)"
     assert trim["profile_p"] == pytest.approx(85.0)
     assert not table.loc["polite-opener", "disagree"]
     assert table.loc["pleasantry", "why"] == "opposite sides of 50%"

@@ -304,8 +304,11 @@ def observational(probes: pd.DataFrame, profiles: pd.DataFrame) -> pd.DataFrame:
     and its interval (the chance of winning by being better on the property alone,
     with the model terms the fit had), and the probe's win rate of a copy made
     better on it (100 - the win rate where the edit makes it worse). They
-    disagree when their intervals do not overlap, or when they lie on opposite
-    sides of 50% and one of the two intervals excludes 50%.
+    disagree when they lie on opposite sides of 50% and one of the two intervals
+    excludes 50% (the property, changed alone, does not move the judge the way
+    the profile says), or when their intervals do not overlap (the same
+    direction, another size: an edit's dose, e.g. how much longer, need not be
+    the typical difference between real responses that the profile saw).
     """
     rows = []
     fitted = profiles.set_index(["judge", "group", "property"])
@@ -323,11 +326,11 @@ def observational(probes: pd.DataFrame, profiles: pd.DataFrame) -> pd.DataFrame:
         e_low = probe.win_rate_lower if up else 100 - probe.win_rate_upper
         e_high = probe.win_rate_upper if up else 100 - probe.win_rate_lower
         why = ""
-        if e_low > high or low > e_high:
-            why = "intervals do not overlap"
-        elif (p - 50) * (effect - 50) < 0 and (low > 50 or high < 50 or e_low > 50
-                                               or e_high < 50):
+        if (p - 50) * (effect - 50) < 0 and (low > 50 or high < 50 or e_low > 50
+                                             or e_high < 50):
             why = "opposite sides of 50%"
+        elif e_low > high or low > e_high:
+            why = "same side, sizes differ (intervals do not overlap)"
         rows.append({"judge": probe.judge, "group": probe.group, "property": probe.property,
                      "edit": probe.edit, "direction": probe.direction, "profile_p": p,
                      "profile_lower": low, "profile_upper": high, "probe_effect": effect,

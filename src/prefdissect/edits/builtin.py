@@ -34,11 +34,9 @@ _STRONG = re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__")
 _ITALIC = re.compile(r"(?<![*\w])[*_]([^*_\n]+)[*_](?![*\w])")
 _BULLET_MARK = re.compile(r"^([ \t]*)[-*+\u2022][ \t]+(?=\S)", re.M)
 _NUMBER_MARK = re.compile(r"^([ \t]*)\d{1,3}[.)][ \t]+(?=\S)", re.M)
-_NUMBER_ITEM = re.compile(r"^([ \t]*)(\d{1,3})[.)][ \t]+(?=\S)", re.M)
 _TABLE_RULE = re.compile(r"^[ \t]*\|?[ \t:|-]*-{3,}[ \t:|-]*\|?[ \t]*\n?", re.M)
 _STEP_LABEL = re.compile(r"\bstep\s+1\b", re.I)
 _LIST_START = re.compile(r"^[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]", re.M)
-_ORDINALS = ("First", "Second", "Third")
 _LENGTH = MEASURED.index("lengthy")
 
 # Padding that adds words and no information: plain sentences, and sentences with long
@@ -102,21 +100,7 @@ def _bullets(text: str) -> Iterator[str]:
     yield splice(text, start, end, "\n".join(f"- {s}" for s in found))
 
 
-def _ordinal_words(chunk: str) -> str:
-    """Turn numbered items into a prose sequence: 'First, ...', 'Second, ...', 'Next, ...'."""
-    items = list(_NUMBER_MARK.finditer(chunk))
-    out = chunk
-    for k, match in reversed(list(enumerate(items))):
-        word = (_ORDINALS[k] if k < len(_ORDINALS) else
-                "Finally" if k == len(items) - 1 else "Next")
-        rest = out[match.end():]
-        if rest[:1].isupper() and rest[1:2].islower():  # "Preheat" -> "preheat", not "API"
-            rest = rest[0].lower() + rest[1:]
-        out = out[:match.start()] + match.group(1) + word + ", " + rest
-    return out
-
-
-def _strip(text: str, numbered: str, tables: bool) -> str:
+def _strip(text: str, numbered: bool, tables: bool) -> str:
     parts, last = [], 0
     for block in blocks(text):
         if block.kind == CODE or (block.kind == TABLE and not tables):
@@ -125,7 +109,7 @@ def _strip(text: str, numbered: str, tables: bool) -> str:
         chunk = text[block.start:block.end]
         if block.kind == HEADING:
             chunk = _BOLD_LINE.sub(r"\1\2\3", _HEADING_MARK.sub(r"\1", chunk))
-            if numbered != "keep":  # a section number would read as a list item now
+            if numbered:  # a section number would read as a list item now
                 chunk = _NUMBER_MARK.sub(r"\1", chunk)
         if block.kind == TABLE:
             chunk = _TABLE_RULE.sub("", chunk)
@@ -133,12 +117,8 @@ def _strip(text: str, numbered: str, tables: bool) -> str:
                               for line in chunk.splitlines() if line.strip())
         if block.kind == LIST:
             chunk = _BULLET_MARK.sub(r"\1", chunk)
-            if numbered == "drop":
+            if numbered:
                 chunk = _NUMBER_MARK.sub(r"\1", chunk)
-            elif numbered == "words":
-                chunk = _ordinal_words(chunk)
-            elif numbered == "labels":  # "1. Mix" -> "Step 1. Mix": plain text, same steps
-                chunk = _NUMBER_ITEM.sub(r"\1Step \2. ", chunk)
         chunk = _ITALIC.sub(r"\1", _STRONG.sub(lambda m: m.group(1) or m.group(2), chunk))
         parts.append(chunk)
         last = block.end
@@ -147,11 +127,11 @@ def _strip(text: str, numbered: str, tables: bool) -> str:
 
 
 @edit("strip-markdown", "well_formatted", -1, "removes headings, bold and italics, list "
-      "markers and table rules (code blocks stay); where dropping the numbers of a numbered "
-      "list would change the steps, '1. ' becomes 'Step 1. ' (or 'First, ...')")
+      "markers and table rules (code blocks stay); keeps the numbers of a numbered list (or "
+      "a table) where removing them would change something else the heuristic measures")
 def _strip_markdown(text: str) -> Iterator[str]:
     found = [_strip(text, numbered, tables) for tables in (True, False)
-             for numbered in ("drop", "labels", "words", "keep")]
+             for numbered in (True, False)]
     if all(t == text for t in found):
         raise NotApplicable("no Markdown to strip")
     yield from found
