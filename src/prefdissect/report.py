@@ -32,7 +32,7 @@ from .annotations import query_traits
 from .comparisons import resolve
 from .errors import PrefDissectError
 from .panel import REFERENCE, STUDY, Panel, build_panel
-from .probes import report_block
+from .probes.folder import report_block
 from .profiles import ALL, FitConfig, pair_groups
 from .properties import TRAITS, PropertySchema
 from .reference import SCENARIOS

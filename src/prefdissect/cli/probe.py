@@ -145,7 +145,7 @@ def export(folder: Annotated[Path, typer.Argument(help="Probe folder (from `prob
            out: Annotated[Path, typer.Option("--out", "-o", help="JSONL file to write.")],
            seed: SeedOpt = 0) -> None:
     """Write the probe pairs as `pairs` JSONL for a human panel (each in a random order)."""
-    from ..probes import export_pairs
+    from ..probes.folder import export_pairs
 
     count = export_pairs(folder, out, seed)
     console.print(f"wrote {count} probe pairs to {literal(out)}; each pair's A/B order is "
@@ -226,6 +226,7 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
     from ..errors import PartialFailure
     from ..llm.batch import export_batch
     from ..pairs import PAIR_COLUMNS
+    from ..probes import folder
     from ..study import Study, prepare_folder
     from .llm import finish, print_plan, request_progress
 
@@ -234,7 +235,7 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
     prepare_folder(out, "probe folder")
     worker, client = _judge(options, out)
     with Study(out).lock("probe"):
-        probes.check_folder(out, study, config)
+        folder.check_folder(out, study, config)
         rewriter = None
         if options["rewriter"]:
             rewriter = Rewriter(client, options["rewriter"], Checker(study.schema()),
@@ -265,7 +266,7 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
             task = bar.add_task("probe", total=total)
             result = probes.probe(study, worker, probe_set, config,
                                   progress=lambda k: bar.advance(task, k))
-        probes.save(out, study, config, probe_set, result)
+        folder.save(out, study, config, probe_set, result)
     _print(result, probe_set, out)
     problems = []
     if client is not None:
