@@ -45,7 +45,8 @@ probe_app = typer.Typer(
     cls=_RunByDefault, no_args_is_help=True,
     help="Change one thing at a time in a study's responses (bullets, length, politeness, "
     "position, ...) and measure how the judge's verdict moves. `probe STUDY ...` is "
-    "`probe run STUDY ...`.")
+    "`probe run STUDY ...` (its options: `probe run --help`; the edits: `probe "
+    "--list-edits`).")
 
 
 def register(app, guard) -> None:
