@@ -87,6 +87,9 @@ def test_each_edit_moves_its_target_and_nothing_else(name):
         for prop in MEASURED:
             if prop not in (spec.target, "lengthy"):
                 assert before[prop] == after[prop], prop
+        if spec.target != "lengthy":  # longer or shorter, but not by the schema's thresholds
+            assert length_comparison(np.array([after["lengthy"]]), np.array([before["lengthy"]]),
+                                     LENGTH["short_table"], LENGTH["ratio_steps"])[0] == 0
         if "```" in original:  # code is never edited
             assert re.search(r"```.*?```", original, re.S).group(0) in result.text
 
