@@ -8,6 +8,7 @@ never annotated) so that a fit can report the pairs it leaves out.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -101,14 +102,18 @@ class Comparisons:
         return pd.Series(text, index=status.index[rows], dtype=object)
 
 
-def _choose_sources(annotations: pd.DataFrame, prefer: list[str] | None) -> dict[str, str]:
+def _choose_sources(found: dict[str, set[str]], prefer: list[str] | None) -> dict[str, str]:
     """Pick one annotator per property: the first of ``prefer``, else non-heuristic first."""
     sources = {}
-    for prop, names in annotations.groupby("property")["annotator"].unique().items():
-        names = list(names)
+    for prop, names in found.items():
         order = list(prefer or []) + sorted(names, key=lambda n: (n == "heuristic", n))
         sources[prop] = next(n for n in order if n in names)
     return sources
+
+
+Batches = Callable[..., Iterable[pd.DataFrame]]
+"""A source of annotation-table batches: called with ``columns`` (a list, or None for
+every column), it returns an iterable of DataFrames; called again, it starts over."""
 
 
 def resolve(annotations: pd.DataFrame, pair_ids: pd.Index | list[str],
@@ -127,33 +132,49 @@ def resolve(annotations: pd.DataFrame, pair_ids: pd.Index | list[str],
         Annotator names to take a property from when several annotated it;
         by default any non-heuristic annotator wins over the heuristic one.
     """
+    return resolve_batches(lambda columns=None: [annotations], pair_ids, schema, prefer)
+
+
+def resolve_batches(batches: Batches, pair_ids: pd.Index | list[str], schema: PropertySchema,
+                    prefer: list[str] | None = None) -> Comparisons:
+    """Like :func:`resolve`, reading the annotation table a batch at a time.
+
+    Two passes over ``batches``: the first reads only which annotators gave which
+    property, the second fills the comparison matrix. Where a pair has several
+    rows for one property and annotator, the last one counts, as in
+    :func:`resolve`. Memory holds the matrix and one batch, never the table.
+    """
     index = pd.Index(pair_ids, name="pair_id")
-    known = annotations[annotations["property"].isin(schema.names)]
-    sources = _choose_sources(known, prefer)
+    names = set(schema.names)
+    found: dict[str, set[str]] = {}
+    for batch in batches(columns=["property", "annotator"]):
+        known = batch.loc[batch["property"].isin(names), ["property", "annotator"]]
+        for prop, annotator in known.drop_duplicates().itertuples(index=False):
+            found.setdefault(prop, set()).add(annotator)
+    sources = _choose_sources(found, prefer)
     measured = [p for p in schema.names if p in sources]
     values = np.full((len(index), len(measured)), np.nan)
     status = np.full((len(index), len(measured)), S_MISSING, dtype=np.int8)
-    for j, name in enumerate(measured):
-        prop = schema.get(name)
-        rows = known[(known["property"] == name) & (known["annotator"] == sources[name])]
-        rows = rows.drop_duplicates("pair_id", keep="last")
-        position = index.get_indexer(rows["pair_id"])
-        rows, position = rows[position >= 0], position[position >= 0]
-        state = rows["status"].to_numpy()
-        a = rows["value_a"].to_numpy(dtype=float)
-        b = rows["value_b"].to_numpy(dtype=float)
-        result = compare(prop.rule, a, b, schema.rules.get(prop.rule, {}))
-        ok = (state == OK) & ~np.isnan(result)
-        values[position[ok], j] = result[ok]
-        status[position[ok], j] = S_OK
-        failed = (state == FAILED) | ((state == OK) & np.isnan(result))
-        status[position[failed], j] = S_FAILED
-        na = state == NOT_APPLICABLE
-        if prop.when_not_applicable == "zero":
-            values[position[na], j] = 0.0
-            status[position[na], j] = S_OK
-        else:
-            status[position[na], j] = S_NOT_APPLICABLE
+    column = {name: j for j, name in enumerate(measured)}
+    for batch in batches(columns=None):
+        for (name, annotator), rows in batch.groupby(["property", "annotator"], sort=False):
+            if sources.get(name) != annotator:
+                continue
+            j, prop = column[name], schema.get(name)
+            rows = rows.drop_duplicates("pair_id", keep="last")
+            position = index.get_indexer(rows["pair_id"])
+            rows, position = rows[position >= 0], position[position >= 0]
+            state = rows["status"].to_numpy()
+            a = rows["value_a"].to_numpy(dtype=float)
+            b = rows["value_b"].to_numpy(dtype=float)
+            result = compare(prop.rule, a, b, schema.rules.get(prop.rule, {}))
+            ok = (state == OK) & ~np.isnan(result)
+            failed = (state == FAILED) | ((state == OK) & np.isnan(result))
+            na = state == NOT_APPLICABLE
+            zero = prop.when_not_applicable == "zero"
+            values[position, j] = np.where(ok, result, np.where(na & zero, 0.0, np.nan))
+            status[position, j] = np.where(ok | (na & zero), S_OK, np.where(
+                failed, S_FAILED, np.where(na, S_NOT_APPLICABLE, S_MISSING)))
     return Comparisons(
         values=pd.DataFrame(values, index=index, columns=measured),
         status=pd.DataFrame(status, index=index, columns=measured),

@@ -102,6 +102,17 @@ def judgments_to_frame(judgments: Iterable[Judgment]) -> pd.DataFrame:
     return frame
 
 
+def frame_to_judgments(frame: pd.DataFrame) -> list[Judgment]:
+    """Turn a judgment table back into records."""
+    out = []
+    for row in frame.itertuples(index=False):
+        p_a = row.p_a
+        out.append(Judgment(str(row.pair_id), str(row.judge), row.label,
+                            None if p_a is None or math.isnan(p_a) else float(p_a),
+                            json.loads(row.details) if row.details else {}))
+    return out
+
+
 def judge_names(judgments: pd.DataFrame) -> list[str]:
     """Return the judges present in a judgment table, in first-seen order."""
     return list(dict.fromkeys(judgments["judge"]))

@@ -30,6 +30,12 @@ PAIR_COLUMNS = (
 )
 """Columns of a pair table, in order."""
 
+TEXT_COLUMNS = ("query", "response_a", "response_b", "reference", "history")
+"""The pair table's text columns: what a reader may leave out when it needs no text."""
+TEXT_PROBLEM = "text_problem"
+"""Column that a pair table read without its texts carries instead: why the two
+responses cannot inform a fit (:func:`text_problems`), or None."""
+
 
 @dataclass(slots=True)
 class Pair:
@@ -81,6 +87,23 @@ def pairs_to_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
     return frame.astype(object).where(frame.notna(), None)
+
+
+def text_problems(response_a: Iterable[str | None],
+                  response_b: Iterable[str | None]) -> list[str | None]:
+    """Return, per pair, why its responses cannot inform a fit, or None.
+
+    A pair with an empty (or blank) response is ``empty response``; one whose
+    responses are the same text once surrounding whitespace is stripped is
+    ``identical responses``.
+    """
+    from .exclusions import EMPTY, IDENTICAL
+
+    out = []
+    for a, b in zip(response_a, response_b):
+        a, b = (a or "").strip(), (b or "").strip()
+        out.append(EMPTY if not a or not b else IDENTICAL if a == b else None)
+    return out
 
 
 def frame_to_pairs(frame: pd.DataFrame) -> list[Pair]:

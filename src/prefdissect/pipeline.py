@@ -15,8 +15,8 @@ import pandas as pd
 
 from .annotations import Progress, make_annotator, query_traits
 from .annotators.scenario import SOURCE as SCENARIO_SOURCE
-from .annotators.scenario import offline_scenarios
-from .comparisons import Comparisons, resolve
+from .annotators.scenario import classify_batches, offline_scenarios
+from .comparisons import Comparisons, resolve_batches
 from .errors import FitError, UsageError
 from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
@@ -36,18 +36,35 @@ from .study import Study
 
 SCENARIO_NOTE = "scenario groups"
 
-def import_pairs(source: str | Path, format: str, study: Study, *, seed: int = 0) -> ImportResult:
-    """Import ``source`` into the study (replacing earlier pairs and later stages)."""
-    result = run_import(source, format, seed=seed)
+def import_pairs(source: str | Path, format: str, study: Study, *, seed: int = 0,
+                 **options: Any) -> ImportResult:
+    """Import ``source`` into the study (replacing earlier pairs and later stages).
+
+    ``options`` go to the importer (``columns``, ``pairs_per_prompt``: see
+    :func:`~prefdissect.importers.run_import`).
+    """
+    result = run_import(source, format, seed=seed, **options)
     study.save_import(result)
     return result
 
 
 def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema | None = None,
-             progress: Progress | None = None, **options: Any) -> pd.DataFrame:
-    """Annotate the study's pairs and merge the result into its annotations."""
+             progress: Progress | None = None, **options: Any) -> pd.DataFrame | None:
+    """Annotate the study's pairs and merge the result into its annotations.
+
+    Returns the merged annotation table, or None for an annotator that streams
+    (one with ``annotate_batches``, such as the heuristic one): it reads the pairs
+    and writes its annotations a batch at a time and never holds the table.
+    """
     schema = schema or study.schema()
     worker = make_annotator(annotator, **options)
+    if hasattr(worker, "annotate_batches"):  # streams: texts never all in memory
+        columns = ["id", "response_a", "response_b"]
+        study.save_annotation_batches(
+            worker.annotate_batches(study.pair_batches(columns), schema, progress=progress),
+            [(worker.name, p) for p in worker.measures(schema)])
+        assign_scenarios(study)
+        return None
     frame = worker.annotate(study.pairs(), schema, progress=progress)
     if getattr(worker, "query_info_", None) is not None:
         study.save_query_info(worker.query_info_)
@@ -71,10 +88,13 @@ def assign_scenarios(study: Study) -> dict[str, int]:
     scenario from each source, which study.json keeps (``scenario_sources``) with
     a note that the summary shows.
     """
-    pairs = study.pairs()
-    if pairs["scenario"].notna().any():
+    if any(batch["scenario"].notna().any() for batch in study.pair_batches(["scenario"])):
         return {}
-    info = offline_scenarios(pairs, study.query_info())
+    known = study.query_info()
+    done = set() if known is None else set(known.loc[known["scenario"].notna(), "pair_id"])
+    batches = (b[~b["id"].isin(done)] for b in study.pair_batches(["id", "query"]))
+    classified = classify_batches(batches)
+    info = offline_scenarios(pd.DataFrame({"id": classified.index}), known, classified)
     study.write_frame("query_info.parquet", info)
     sources = info.dropna(subset=["scenario"])["scenario_source"].value_counts()
     sources = {str(k): int(v) for k, v in sources.items()}
@@ -109,20 +129,23 @@ def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
     return run
 
 
-def study_comparisons(study: Study, schema: PropertySchema) -> tuple[pd.DataFrame, Comparisons]:
+def study_comparisons(study: Study, schema: PropertySchema,
+                      texts: bool = True) -> tuple[pd.DataFrame, Comparisons]:
     """Return the study's pairs and their comparisons under ``schema``.
 
     Where the data has no scenarios, the ones an annotator assigned are used.
+    The annotation table is read a batch at a time; with ``texts=False`` the
+    pairs come without their texts (see :meth:`Study.pairs`).
     """
-    pairs = study.pairs_with_scenarios()
-    return pairs, resolve(study.annotations(), pairs["id"], schema)
+    pairs = study.pairs_with_scenarios(texts)
+    return pairs, resolve_batches(study.annotation_batches, pairs["id"], schema)
 
 
 def fit(study: Study, schema: PropertySchema | None = None,
         config: FitConfig | None = None) -> FitResult:
     """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
     schema = schema or study.schema()
-    pairs, comparisons = study_comparisons(study, schema)
+    pairs, comparisons = study_comparisons(study, schema, texts=False)
     result = fit_profiles(pairs, study.judgments(), comparisons, config,
                           traits=query_traits(study.query_info()))
     study.write_frame("comparisons.parquet", comparisons.values.reset_index())

@@ -26,9 +26,9 @@ import pandas as pd
 from .comparisons import S_FAILED, S_NOT_APPLICABLE, Comparisons
 from .engines import DEFAULT_ENGINE, PRIOR_SCALE, TERM_PRIOR_SD, Posterior, Problem, fit_problems
 from .errors import FitError, UsageError
-from .exclusions import EMPTY, IDENTICAL, TIE, Exclusion
+from .exclusions import TIE, Exclusion
 from .judgments import A, B
-from .pairs import PAIR_COLUMNS, metadata_column
+from .pairs import PAIR_COLUMNS, TEXT_PROBLEM, metadata_column, text_problems
 from .properties import TRAITS
 from .quality import QUALITY_COLUMNS, Fold, FoldPredictions, fold_slices, sigmoid
 from .terms import KINDS, TERM_COLUMNS, TermDesign, choose_terms, term_design
@@ -173,14 +173,19 @@ def pair_groups(pairs: pd.DataFrame, config: FitConfig,
 
 
 def _pair_problems(pairs: pd.DataFrame, comparisons: Comparisons) -> np.ndarray:
-    """Reasons that keep a pair out of every judge's fit (None where usable)."""
-    a = pairs["response_a"].fillna("").str.strip()
-    b = pairs["response_b"].fillna("").str.strip()
+    """Reasons that keep a pair out of every judge's fit (None where usable).
+
+    A pair table read without its texts carries their verdict in ``text_problem``.
+    """
+    if TEXT_PROBLEM in pairs:
+        texts = pairs[TEXT_PROBLEM].to_numpy(dtype=object)
+    else:
+        texts = np.array(text_problems(pairs["response_a"], pairs["response_b"]), dtype=object)
     reasons = pd.Series(None, index=pairs["id"].to_numpy(), dtype=object)
     missing = comparisons.reasons(pd.Index(pairs["id"]))
     reasons.loc[missing.index] = missing.to_numpy()
-    reasons[(a == b).to_numpy()] = IDENTICAL
-    reasons[((a == "") | (b == "")).to_numpy()] = EMPTY
+    bad = pd.notna(texts)
+    reasons[bad] = texts[bad]
     return reasons.to_numpy(dtype=object)
 
 

@@ -7,6 +7,9 @@ Layout::
     pairs.parquet         the pair table
     judgments.parquet     the judgment table
     annotations.parquet   the annotation table (all annotators)
+    annotation_shards/    annotation tables written in parts (e.g. on a Dask cluster),
+                          one folder per annotator: NAME/part-*.parquet; read with
+                          annotations.parquet as one table
     query_info.parquet    per pair: query traits, scenario, generated reference (LLM)
     llm_log.sqlite        every LLM exchange: the cache of the LLM annotator and judges
     comparisons.parquet   the comparison matrix used by the last fit
@@ -29,6 +32,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,15 +44,28 @@ import pandas as pd
 
 from . import __version__
 from .annotations import check_annotations
+from .batches import (
+    ANNOTATION_SCHEMA,
+    BATCH_ROWS,
+    JUDGMENT_SCHEMA,
+    PAIR_SCHEMA,
+    ParquetSink,
+    Spool,
+    as_objects,
+    iter_frames,
+    parquet_rows,
+)
 from .errors import UsageError
 from .exclusions import EXCLUSION_COLUMNS, Exclusion, exclusions_to_frame
 from .importers import ImportResult
 from .judgments import judgments_to_frame
-from .pairs import pairs_to_frame
+from .pairs import PAIR_COLUMNS, TEXT_COLUMNS, TEXT_PROBLEM, pairs_to_frame, text_problems
 from .properties import PropertySchema, extended_schema_yaml, load_schema
 
 LOCK_NAME = ".prefdissect.lock"
 SCHEMA_NAME = "schema.yaml"
+SHARDS = "annotation_shards"
+"""Folder of annotation tables written in parts, one subfolder per annotator."""
 
 
 def prepare_folder(path: str | Path, what: str = "output folder") -> Path:
@@ -192,9 +209,12 @@ class Study:
         Properties and annotations the importer brought (AnnotatedPairs principles)
         become the study's ``schema.yaml`` and its first annotations.
         """
-        self.write_frame("pairs.parquet", pairs_to_frame(result.pairs))
-        self.write_frame("judgments.parquet", judgments_to_frame(result.judgments))
+        self._write_records("pairs.parquet", result.pairs, pairs_to_frame, PAIR_SCHEMA)
+        self._write_records("judgments.parquet", result.judgments, judgments_to_frame,
+                            JUDGMENT_SCHEMA)
         self.write_frame("exclusions.csv", exclusions_to_frame(result.exclusions))
+        if self.path(SHARDS).exists():
+            shutil.rmtree(self.path(SHARDS))
         for stale in ("annotations.parquet", "query_info.parquet", "comparisons.parquet",
                       "profiles.csv", "terms.csv", "fit_diagnostics.csv", "fit_quality.csv",
                       "summary.json", "scores.csv", "score_components.csv", "families.csv",
@@ -223,6 +243,49 @@ class Study:
             "notes": result.notes,
         })
 
+    def _write_records(self, name: str, records, to_frame, schema) -> None:
+        """Write importer records; a spool that went to disk is copied a batch at a time."""
+        if isinstance(records, Spool) and records.spilled:
+            with ParquetSink(self.path(name), schema) as sink:
+                for frame in records.frames():
+                    sink.write(frame)
+        else:
+            self.write_frame(name, to_frame(list(records)))
+
+    def save_annotation_batches(self, batches, replaces: list[tuple[str, str]]) -> int:
+        """Stream annotations in, replacing earlier rows of the (annotator, property) pairs given.
+
+        ``batches`` yields annotation tables whose rows all belong to ``replaces``;
+        rows of other annotators and properties are kept, before the new ones (as
+        :meth:`save_annotations` orders them). The annotators' shard folders are
+        removed. Returns the number of new rows.
+        """
+        keys = pd.MultiIndex.from_tuples(replaces, names=["annotator", "property"])
+        old = self.path("annotations.parquet")
+        written = 0
+        with ParquetSink(old, ANNOTATION_SCHEMA) as sink:
+            if old.exists():
+                for frame in iter_frames(old):
+                    frame = check_annotations(frame, str(old))
+                    stale = pd.MultiIndex.from_frame(frame[["annotator", "property"]]).isin(keys)
+                    sink.write(frame[~stale])
+            for frame in batches:
+                frame = check_annotations(frame, "new annotations")
+                sink.write(frame)
+                written += len(frame)
+        self._drop_shards({annotator for annotator, _ in replaces})
+        return written
+
+    def _drop_shards(self, annotators: set[str]) -> None:
+        for annotator in annotators:
+            folder = self.path(SHARDS) / annotator
+            if folder.exists():
+                shutil.rmtree(folder)
+
+    def shard_files(self) -> list[Path]:
+        """Return the annotation shards (``annotation_shards/*/part-*.parquet``), in order."""
+        return sorted(self.path(SHARDS).glob("*/*.parquet"))
+
     def save_annotations(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Merge new annotations in, replacing earlier rows of the same annotator and property.
 
@@ -235,6 +298,8 @@ class Study:
                 frame.set_index(["annotator", "property"]).index.unique())
             frame = pd.concat([old[~replaced], frame], ignore_index=True)
         self.write_frame("annotations.parquet", frame)
+        self._drop_shards(set(frame["annotator"].dropna().astype(str)) & {
+            p.name for p in self.path(SHARDS).glob("*")})
         return frame
 
     def save_query_info(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -264,10 +329,36 @@ class Study:
         self.write_frame("exclusions.csv", frame)
 
     # -- reading -------------------------------------------------------------------
-    def pairs(self) -> pd.DataFrame:
-        """Return the pair table."""
+    def pairs(self, texts: bool = True) -> pd.DataFrame:
+        """Return the pair table.
+
+        With ``texts=False`` the text columns (:data:`~prefdissect.pairs.TEXT_COLUMNS`)
+        are left out and a ``text_problem`` column (empty or identical responses,
+        see :func:`~prefdissect.pairs.text_problems`) takes their place; the table
+        is read a batch at a time, so a fit of millions of pairs never holds their
+        texts.
+        """
         path = self._require("pairs.parquet", "run `prefdissect import` first")
-        return pd.read_parquet(path).astype(object).pipe(lambda f: f.where(f.notna(), None))
+        if texts:
+            return as_objects(pd.read_parquet(path))
+        keep = [c for c in PAIR_COLUMNS if c not in TEXT_COLUMNS]
+        parts = []
+        for frame in iter_frames(path, [*keep, "response_a", "response_b"]):
+            frame = as_objects(frame)
+            problem = text_problems(frame["response_a"], frame["response_b"])
+            parts.append(frame[keep].assign(**{TEXT_PROBLEM: problem}))
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+    def pair_batches(self, columns: list[str] | None = None,
+                     batch_rows: int = BATCH_ROWS):
+        """Yield the pair table (or some of its columns) in batches of ``batch_rows`` rows."""
+        path = self._require("pairs.parquet", "run `prefdissect import` first")
+        for frame in iter_frames(path, columns, batch_rows):
+            yield as_objects(frame)
+
+    def pair_count(self) -> int:
+        """Return the number of pairs (read from the table's footer)."""
+        return parquet_rows(self._require("pairs.parquet", "run `prefdissect import` first"))
 
     def judgments(self) -> pd.DataFrame:
         """Return the judgment table."""
@@ -275,9 +366,25 @@ class Study:
         return pd.read_parquet(path)
 
     def annotations(self) -> pd.DataFrame:
-        """Return the annotation table."""
+        """Return the annotation table (with any annotation shards)."""
         path = self._require("annotations.parquet", "run `prefdissect annotate` first")
-        return check_annotations(pd.read_parquet(path), str(path))
+        shards = self.shard_files()
+        if not shards:
+            return check_annotations(pd.read_parquet(path), str(path))
+        frames = [check_annotations(pd.read_parquet(p), str(p)) for p in [path, *shards]]
+        return pd.concat(frames, ignore_index=True)
+
+    def annotation_batches(self, columns: list[str] | None = None,
+                           batch_rows: int = 10 * BATCH_ROWS):
+        """Yield the annotation table (and its shards) in batches.
+
+        With ``columns`` only those are read, unchecked; without, every batch is
+        checked as :meth:`annotations` checks the whole table.
+        """
+        path = self._require("annotations.parquet", "run `prefdissect annotate` first")
+        for source in [path, *self.shard_files()]:
+            for frame in iter_frames(source, columns, batch_rows):
+                yield frame if columns is not None else check_annotations(frame, str(source))
 
     def exclusions(self) -> pd.DataFrame:
         """Return every exclusion recorded so far."""
@@ -291,13 +398,13 @@ class Study:
         path = self.path("query_info.parquet")
         return pd.read_parquet(path) if path.exists() else None
 
-    def pairs_with_scenarios(self) -> pd.DataFrame:
-        """Return the pair table as fits group it.
+    def pairs_with_scenarios(self, texts: bool = True) -> pd.DataFrame:
+        """Return the pair table as fits group it (``texts``: as in :meth:`pairs`).
 
         Where the data has no scenarios, the ones an annotator assigned (in the
         query-information table) fill the ``scenario`` column.
         """
-        pairs, info = self.pairs(), self.query_info()
+        pairs, info = self.pairs(texts), self.query_info()
         if info is not None and pairs["scenario"].isna().all():
             found = info.dropna(subset=["scenario"]).set_index("pair_id")["scenario"]
             pairs = pairs.assign(scenario=pairs["id"].map(found))

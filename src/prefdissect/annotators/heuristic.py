@@ -47,13 +47,16 @@ text; this annotator leaves those missing rather than guess.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from functools import lru_cache
 from itertools import compress
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..annotations import Progress, values_to_frame
+from ..measurements import TextMeasures
 from ..properties import PropertySchema
 from ..registry import register
 
@@ -246,32 +249,84 @@ def measure(text: str) -> tuple[int, ...]:
     )
 
 
+def _text_batches(batches: Iterable[pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, list[str]]]:
+    for batch in batches:
+        texts = [*batch["response_a"].fillna(""), *batch["response_b"].fillna("")]
+        yield batch, texts
+
+
+def _rows(ids: Sequence[str], values: np.ndarray, wanted: list[str]) -> pd.DataFrame:
+    """Return the annotation rows of a batch, given its A values stacked over its B values."""
+    columns = [MEASURED.index(p) for p in wanted]
+    n = len(ids)
+    return values_to_frame(np.asarray(ids, dtype=object), wanted, values[:n][:, columns],
+                           values[n:][:, columns], annotator=HeuristicAnnotator.name,
+                           prompt_version=VERSION)
+
+
+def annotate_record_batch(batch: pa.RecordBatch | pa.Table,
+                          properties: Sequence[str] = MEASURED) -> pa.Table:
+    """Annotate one Arrow batch of pairs: the heuristic annotator as a pure function.
+
+    ``batch`` needs the columns ``id``, ``response_a`` and ``response_b``; the
+    result is an annotation table (:data:`~prefdissect.batches.ANNOTATION_SCHEMA`)
+    with one row per pair and property of ``properties`` (those of
+    :data:`MEASURED`), the same rows :meth:`HeuristicAnnotator.annotate` gives.
+    This is the unit a distributed engine runs (see :mod:`prefdissect.shards`).
+    """
+    from ..batches import ANNOTATION_SCHEMA
+
+    frame = batch.select(["id", "response_a", "response_b"]).to_pandas()
+    frame = frame.astype(object).where(frame.notna(), None)
+    wanted = [p for p in MEASURED if p in set(properties)]
+    texts = [*frame["response_a"].fillna(""), *frame["response_b"].fillna("")]
+    values = np.array([measure(text) for text in texts], dtype=np.int64).reshape(
+        len(texts), len(MEASURED))
+    rows = _rows(frame["id"].tolist(), values, wanted)
+    return pa.Table.from_pandas(rows, schema=ANNOTATION_SCHEMA, preserve_index=False)
+
+
 @register("annotator", "heuristic", "offline text statistics for 11 properties (length, "
           "formatting, steps, informality, questions, refusals, repetition, ...)")
 class HeuristicAnnotator:
-    """Annotate the properties in :data:`MEASURED` from text statistics alone."""
+    """Annotate the properties in :data:`MEASURED` from text statistics alone.
+
+    Parameters
+    ----------
+    workers
+        Worker processes for large inputs (None: one per available core; see
+        :class:`~prefdissect.measurements.TextMeasures`, which also measures each
+        distinct text once).
+    """
 
     name = "heuristic"
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers
 
     def measures(self, schema: PropertySchema) -> list[str]:
         """Return the schema properties this annotator measures."""
         return [p for p in schema.names if p in MEASURED]
 
+    def annotate_batches(self, batches: Iterable[pd.DataFrame], schema: PropertySchema,
+                         progress: Progress | None = None) -> Iterator[pd.DataFrame]:
+        """Annotate pairs a batch at a time: yield one annotation table per batch.
+
+        ``batches`` yields DataFrames with ``id``, ``response_a`` and
+        ``response_b``; texts are measured once each across all batches.
+        """
+        wanted = self.measures(schema)
+        measures = TextMeasures(measure, len(MEASURED), workers=self.workers)
+        for batch, values in measures.measure_batches(_text_batches(batches)):
+            if progress is not None:
+                progress(len(batch))
+            yield _rows(batch["id"].tolist(), values, wanted)
+
     def annotate(self, pairs: pd.DataFrame, schema: PropertySchema,
                  progress: Progress | None = None, chunk: int = 2000) -> pd.DataFrame:
         """Return an annotation table (status ``ok`` for every measured value)."""
-        wanted = self.measures(schema)
-        columns = [MEASURED.index(p) for p in wanted]
-        values_a = np.empty((len(pairs), len(MEASURED)))
-        values_b = np.empty((len(pairs), len(MEASURED)))
-        texts_a = pairs["response_a"].fillna("").tolist()
-        texts_b = pairs["response_b"].fillna("").tolist()
-        for start in range(0, len(pairs), chunk):
-            stop = min(start + chunk, len(pairs))
-            values_a[start:stop] = [measure(t) for t in texts_a[start:stop]]
-            values_b[start:stop] = [measure(t) for t in texts_b[start:stop]]
-            if progress is not None:
-                progress(stop - start)
-        return values_to_frame(pairs["id"].to_numpy(), wanted, values_a[:, columns],
-                               values_b[:, columns], annotator=self.name,
-                               prompt_version=VERSION)
+        chunks = (pairs.iloc[start:start + chunk] for start in range(0, len(pairs), chunk))
+        frames = list(self.annotate_batches(chunks, schema, progress))
+        if not frames:
+            return _rows([], np.empty((0, len(MEASURED))), self.measures(schema))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -62,10 +62,13 @@ Unsafe Queries      rejecting
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+import numpy as np
 import pandas as pd
 
 from ..annotations import ANNOTATION_COLUMNS, OK, Progress
+from ..measurements import TextMeasures
 from ..properties import PropertySchema
 from ..reference import SCENARIOS
 from ..registry import register
@@ -279,13 +282,38 @@ def classify(text: str) -> str:
     return "Knowledge-aware" if "?" in head else "Others"
 
 
-def offline_scenarios(pairs: pd.DataFrame, query_info: pd.DataFrame | None) -> pd.DataFrame:
+def scenario_code(text: str) -> tuple[int]:
+    """Return the position in :data:`~prefdissect.reference.SCENARIOS` of a request's group."""
+    return (SCENARIOS.index(classify(text)),)
+
+
+def classify_batches(batches: Iterable[pd.DataFrame], workers: int | None = None) -> pd.Series:
+    """Classify the queries of pair batches (``id``, ``query``); each distinct query once.
+
+    Returns the scenario group per pair id. Distinct queries are classified on
+    every core once there are many (see :class:`~prefdissect.measurements.TextMeasures`).
+    """
+    measures = TextMeasures(scenario_code, 1, workers=workers)
+    ids, codes = [], []
+    work = ((b["id"].tolist(), b["query"].fillna("").astype(str).tolist()) for b in batches)
+    for batch_ids, values in measures.measure_batches(work):
+        ids.extend(batch_ids)
+        codes.append(values[:, 0])
+    names = np.asarray(SCENARIOS, dtype=object)
+    found = names[np.concatenate(codes)] if codes else np.array([], dtype=object)
+    return pd.Series(found, index=pd.Index(ids, dtype=object), dtype=object)
+
+
+def offline_scenarios(pairs: pd.DataFrame, query_info: pd.DataFrame | None,
+                      classified: pd.Series | None = None) -> pd.DataFrame:
     """Fill in scenarios for pairs that have none, keeping every scenario already known.
 
     Returns the query-information table with a ``scenario`` for every pair:
     existing rows keep theirs (the LLM annotator's, labelled by ``scenario_source``),
     rows without one and pairs without a row get the classifier's, with
     ``scenario_source`` = :data:`SOURCE`. Query traits stay unknown (missing).
+    ``classified`` (pair id -> group, from :func:`classify_batches`) saves
+    classifying ``pairs["query"]`` again; then ``pairs`` needs only ``id``.
     """
     info = query_info.copy() if query_info is not None else pd.DataFrame(
         columns=["pair_id", "scenario", "status", "model"])
@@ -301,9 +329,12 @@ def offline_scenarios(pairs: pd.DataFrame, query_info: pd.DataFrame | None) -> p
     todo = pairs[~pairs["id"].isin(known)]
     if todo.empty:
         return info
-    queries = todo["query"].fillna("").astype(str)
-    groups = {q: classify(q) for q in queries.unique()}  # a query asked of many models once
-    found = pd.Series(queries.map(groups).to_numpy(), index=todo["id"].to_numpy())
+    if classified is not None:
+        found = classified.reindex(todo["id"].to_numpy())
+    else:
+        queries = todo["query"].fillna("").astype(str)
+        groups = {q: classify(q) for q in queries.unique()}  # a query asked of many models once
+        found = pd.Series(queries.map(groups).to_numpy(), index=todo["id"].to_numpy())
     has_row = info["pair_id"].isin(found.index)
     info.loc[has_row, "scenario"] = info.loc[has_row, "pair_id"].map(found).to_numpy()
     info.loc[has_row, "scenario_source"] = SOURCE
