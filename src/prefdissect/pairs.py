@@ -106,6 +106,13 @@ def text_problems(response_a: Iterable[str | None],
     return out
 
 
+def text_free(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return a pair table without its text columns, with ``text_problem`` in their place."""
+    problem = text_problems(frame["response_a"], frame["response_b"])
+    keep = [c for c in frame.columns if c not in TEXT_COLUMNS]
+    return frame[keep].assign(**{TEXT_PROBLEM: problem})
+
+
 def frame_to_pairs(frame: pd.DataFrame) -> list[Pair]:
     """Turn a pair table back into records."""
     out = []

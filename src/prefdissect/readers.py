@@ -73,13 +73,51 @@ def read_json(path: str | Path) -> Any:
                          line=exc.lineno) from None
 
 
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "does not exist", "check the path")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file", "point to the data file inside it")
+
+
+def _lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` of a UTF-8 file (``.gz`` decompressed), one at a time."""
+    _check_file(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    offset = 0
+    try:
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                start = 3 if number == 1 and raw.startswith(b"\xef\xbb\xbf") else 0
+                try:
+                    text = raw[start:].decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    bad = start + exc.start
+                    raise InputError(
+                        path,
+                        f"is not valid UTF-8 (byte 0x{raw[bad]:02x} at position {offset + bad})",
+                        "save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)",
+                        line=number,
+                    ) from None
+                offset += len(raw)
+                yield number, text
+    except (OSError, EOFError) as exc:  # gzip's errors surface while reading
+        if path.suffix != ".gz":
+            raise
+        raise InputError(path, f"is not valid gzip ({exc})", "re-download the file") from None
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, record)`` for each non-blank line of a JSON Lines file."""
+    """Yield ``(line_number, record)`` for each non-blank line of a JSON Lines file.
+
+    The file is read a line at a time, so its size is not bounded by memory.
+    """
     path = Path(path)
-    text = read_text(path)
-    for number, line in enumerate(text.splitlines(), start=1):
+    empty = True
+    for number, line in _lines(path):
         if not line.strip():
             continue
+        empty = False
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -97,6 +135,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 line=number,
             )
         yield number, record
+    if empty:
+        raise InputError(path, "is empty", "give a file that holds at least one record")
 
 
 def read_csv(path: str | Path) -> pd.DataFrame:
@@ -111,18 +151,58 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return frame.replace({"": None})
 
 
-def read_parquet(path: str | Path) -> pd.DataFrame:
-    """Read a Parquet file."""
-    path = Path(path)
+def _parquet_file(path: Path):
+    import pyarrow.parquet as pq
+
     if not path.exists():
         raise InputError(path, "does not exist", "check the path")
     if path.stat().st_size == 0:
         raise InputError(path, "is empty", "give a file that holds at least one record")
     try:
-        return pd.read_parquet(path)
+        return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several unrelated types
         raise InputError(path, f"is not a readable Parquet file ({exc})",
                          "write it with pandas.DataFrame.to_parquet or pyarrow") from None
+
+
+def read_parquet(path: str | Path) -> pd.DataFrame:
+    """Read a Parquet file."""
+    path = Path(path)
+    handle = _parquet_file(path)
+    try:
+        return handle.read().to_pandas()
+    except Exception as exc:  # pyarrow raises several unrelated types
+        raise InputError(path, f"is not a readable Parquet file ({exc})",
+                         "write it with pandas.DataFrame.to_parquet or pyarrow") from None
+
+
+def parquet_columns(path: str | Path) -> list[str]:
+    """Return the column names of a Parquet file (an error names a file it cannot read)."""
+    return list(_parquet_file(Path(path)).schema_arrow.names)
+
+
+def iter_parquet(path: str | Path, batch_rows: int = 10_000
+                 ) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(row_number, record)`` from a Parquet file, ``batch_rows`` rows at a time.
+
+    Missing cells are None; list and struct columns become lists and dicts.
+    """
+    path = Path(path)
+    handle = _parquet_file(path)
+    number = 0
+    try:
+        for batch in handle.iter_batches(batch_size=batch_rows):
+            for record in batch.to_pylist():
+                number += 1
+                yield number, record
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged row group surfaces while reading
+        raise InputError(path, f"is not a readable Parquet file ({exc})",
+                         "write it with pandas.DataFrame.to_parquet or pyarrow",
+                         line=number + 1) from None
+    if number == 0:
+        raise InputError(path, "has a header but no rows", "add at least one record")
 
 
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".csv", ".parquet")
@@ -157,13 +237,14 @@ def iter_records(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise InputError(path, "is not a JSON object", "each record must be a JSON "
                                  "object with named fields", line=number)
             yield number, record
-    elif name.endswith((".csv", ".parquet")):
-        frame = read_csv(path) if name.endswith(".csv") else read_parquet(path)
+    elif name.endswith(".parquet"):
+        yield from iter_parquet(path)
+    elif name.endswith(".csv"):
+        frame = read_csv(path)
         if frame.empty:
             raise InputError(path, "has a header but no rows", "add at least one record")
-        first_line = 2 if name.endswith(".csv") else 1  # CSV line 1 is the header
         for offset, record in enumerate(frame.to_dict(orient="records")):
-            yield first_line + offset, {k: clean_cell(v) for k, v in record.items()}
+            yield 2 + offset, {k: clean_cell(v) for k, v in record.items()}  # line 1: header
     else:
         raise UsageError(f"{path}: unknown file type; use one of {', '.join(SUFFIXES)}")
 

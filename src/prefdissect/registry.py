@@ -32,6 +32,8 @@ _BUILTIN_MODULES = (
     "prefdissect.importers.evalbiasbench",
     "prefdissect.importers.annotated_pairs",
     "prefdissect.importers.arena",
+    "prefdissect.importers.preference",
+    "prefdissect.importers.ratings",
     "prefdissect.exporters.annotated_pairs",
     "prefdissect.annotators.heuristic",
     "prefdissect.annotators.llm",

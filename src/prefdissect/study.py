@@ -59,7 +59,7 @@ from .errors import UsageError
 from .exclusions import EXCLUSION_COLUMNS, Exclusion, exclusions_to_frame
 from .importers import ImportResult
 from .judgments import judgments_to_frame
-from .pairs import PAIR_COLUMNS, TEXT_COLUMNS, TEXT_PROBLEM, pairs_to_frame, text_problems
+from .pairs import PAIR_COLUMNS, TEXT_COLUMNS, pairs_to_frame, text_free
 from .properties import PropertySchema, extended_schema_yaml, load_schema
 
 LOCK_NAME = ".prefdissect.lock"
@@ -342,11 +342,8 @@ class Study:
         if texts:
             return as_objects(pd.read_parquet(path))
         keep = [c for c in PAIR_COLUMNS if c not in TEXT_COLUMNS]
-        parts = []
-        for frame in iter_frames(path, [*keep, "response_a", "response_b"]):
-            frame = as_objects(frame)
-            problem = text_problems(frame["response_a"], frame["response_b"])
-            parts.append(frame[keep].assign(**{TEXT_PROBLEM: problem}))
+        parts = [text_free(as_objects(frame))
+                 for frame in iter_frames(path, [*keep, "response_a", "response_b"])]
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
     def pair_batches(self, columns: list[str] | None = None,

@@ -16,6 +16,12 @@ StudyArg = Annotated[Path, typer.Argument(help="Study folder.", show_default=Fal
 FormatOpt = Annotated[str, typer.Option("--format", "-f", help="Source format; see "
                                         "`prefdissect formats`.")]
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Study folder to write.")]
+ColumnsOpt = Annotated[str | None, typer.Option(
+    "--columns", help="Your file's column names: TARGET=SOURCE,... e.g. query=instruction,"
+    "response_a=output_1 (formats pairs, preference, ratings).", show_default=False)]
+PairsPerPromptOpt = Annotated[int | None, typer.Option(
+    "--pairs-per-prompt", help="ratings: pairs drawn per prompt (seeded; default: every two "
+    "responses).", show_default=False)]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Replace a study of other data already in --out (its LLM log, the "
     "cache of paid answers, is kept).")]

@@ -13,6 +13,7 @@ from .options import (
     AnchorOpt,
     AttemptsOpt,
     BaseUrlOpt,
+    ColumnsOpt,
     ConcurrencyOpt,
     DryOpt,
     EngineOpt,
@@ -29,6 +30,7 @@ from .options import (
     ModelOpt,
     OutOpt,
     OverwriteOpt,
+    PairsPerPromptOpt,
     PaperOpt,
     PricesOpt,
     SchemaOpt,
@@ -55,7 +57,7 @@ def _annotate_with_progress(study, annotator: str, schema_path: str | None) -> N
     from .. import pipeline
 
     schema = study.schema(schema_path)
-    total = len(study.pairs())
+    total = study.pair_count()
     with Progress(TextColumn("annotating ({task.fields[name]})"), BarColumn(),
                   MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                   transient=True) as bar:
@@ -136,16 +138,18 @@ def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper, seed,
 
 def import_command(source: Annotated[Path, typer.Argument(help="File or folder to import.")],
                    out: OutOpt, format: FormatOpt = "pairs", seed: SeedOpt = 0,
+                   columns: ColumnsOpt = None, pairs_per_prompt: PairsPerPromptOpt = None,
                    overwrite: OverwriteOpt = False) -> None:
     """Import pairs and any judge labels into a study folder."""
-    from .. import pipeline, registry
+    from .. import pipeline
+    from ..importers import check_options
     from ..study import Study
 
-    registry.get("importer", format)
+    options = check_options(format, columns=columns, pairs_per_prompt=pairs_per_prompt)
     _check_source(source)
     with Study(out).lock("import") as target:
         target.check_import_target(source, format, seed, overwrite)
-        result = pipeline.import_pairs(source, format, target, seed=seed)
+        result = pipeline.import_pairs(source, format, target, seed=seed, **options)
     console.print(f"imported {len(result.pairs)} pairs and {len(result.judgments)} judgments "
                   f"from {result.rows_read} source rows into {literal(out)}", highlight=False)
     if result.exclusions:
@@ -271,7 +275,7 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
                      seed, max_missing, model_terms, anchor_model, threads)
     schema_obj = load_schema(schema) if schema else None  # None: the study's own schema
     with Study(study).lock("fit", create=False) as target:
-        _check_targets(target.pairs(), target.judgments(), judge, group_by)
+        _check_targets(target.pairs(texts=False), target.judgments(), judge, group_by)
         pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
 
@@ -299,16 +303,18 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             paper_protocol: PaperOpt = False, max_missing: MissingOpt = 0.2,
             model_terms: TermsOpt = "auto", anchor_model: AnchorOpt = None,
             threads: ThreadsOpt = 1, seed: SeedOpt = 0,
+            columns: ColumnsOpt = None, pairs_per_prompt: PairsPerPromptOpt = None,
             overwrite: OverwriteOpt = False) -> None:
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
     from .. import registry
     from ..errors import UsageError
+    from ..importers import check_options
     from ..properties import load_schema
     from ..study import Study
     from .llm import check_base_url, llm_annotator_options
 
     # every option is checked before anything is read, asked or written
-    registry.get("importer", format)
+    import_options = check_options(format, columns=columns, pairs_per_prompt=pairs_per_prompt)
     _check_source(source)
     schema_obj = load_schema(schema)
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
@@ -334,22 +340,21 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
         target.check_import_target(source, format, seed, overwrite)
         _dissect(target, source, format, judge, group_by, annotators, llm_options, llm_judge,
                  (base_url, api_key, concurrency, timeout, max_attempts, max_wait), schema,
-                 schema_obj, config, seed, reward_judges)
+                 schema_obj, config, seed, reward_judges, import_options)
 
 
 def _dissect(target, source, format, judge, group_by, annotators, llm_options, llm_judge,
-             connection, schema, schema_obj, config, seed, reward_judges=()) -> None:
+             connection, schema, schema_obj, config, seed, reward_judges=(),
+             import_options=None) -> None:
     from .. import pipeline, registry
     from ..importers import run_import
-    from ..judgments import judgments_to_frame
-    from ..pairs import pairs_to_frame
     from .llm import finish, make_client, run_llm_annotation, run_llm_judge
     from .render import print_summary
     from .reward import run_reward_judge
 
-    result = run_import(source, format, seed=seed)
+    result = run_import(source, format, seed=seed, **(import_options or {}))
     # --judge and --group-by are checked against the data before any annotation starts
-    _check_targets(pairs_to_frame(result.pairs), judgments_to_frame(result.judgments), judge,
+    _check_targets(result.pair_frame(texts=False), result.judgment_frame(), judge,
                    group_by,
                    extra_judges=[*(llm_judge or []), *(w.name for w in reward_judges)])
     target.save_import(result)

@@ -23,9 +23,10 @@ from ..errors import InputError, UsageError
 from ..exclusions import NO_LABEL, Exclusion
 from ..judgments import Judgment, label_from_probability, normalize_label
 from ..pairs import PAIR_COLUMNS, Pair, content_id
-from ..readers import clean_cell, iter_records
+from ..readers import clean_cell
 from ..registry import register
-from . import ImportResult
+from ..sources import parse_columns, records, tables
+from . import ImportResult, spooled_result
 
 REQUIRED = ("query", "response_a", "response_b")
 FIX = "each record needs query, response_a and response_b (see `prefdissect formats`)"
@@ -122,29 +123,37 @@ KNOWN = set(PAIR_COLUMNS) | {"label", "p_a", "judge"}
 
 
 @register("importer", "pairs", "prefdissect's own format: JSONL / JSON / CSV / Parquet with "
-          "query, response_a, response_b and optional label columns")
-def load(path: Path, *, seed: int = 0) -> ImportResult:
-    """Read pairs (and any labels) in the project's own format."""
-    result = ImportResult(source=str(path), format="pairs")
-    for line, record in iter_records(path):
+          "query, response_a, response_b and optional label columns (a file, Parquet "
+          "shards or a `datasets` folder)", options=("columns",))
+def load(path: Path, *, seed: int = 0, columns: str | dict | None = None) -> ImportResult:
+    """Read pairs (and any labels) in the project's own format.
+
+    ``columns`` maps the file's own column names (``query=instruction,...``); a
+    folder is read file by file (see :mod:`prefdissect.sources`).
+    """
+    mapping = parse_columns(columns, sorted(KNOWN), "pairs", ("label:", "p_a:"))
+    result = spooled_result(path, "pairs")
+    found = tables(path)
+    for table, line, record in records(found, mapping, REQUIRED, FIX, sorted(KNOWN)):
+        file = table.path
         result.rows_read += 1
-        texts = {k: _text(record, k, path, line, required=k in REQUIRED)
+        texts = {k: _text(record, k, file, line, required=k in REQUIRED)
                  for k in ("query", "response_a", "response_b", "model_a", "model_b",
                            "scenario", "reference")}
         if not texts["query"].strip() and not record.get("history"):
-            raise InputError(path, "is empty", "each pair needs the request its two responses "
+            raise InputError(file, "is empty", "each pair needs the request its two responses "
                              "answer", line=line, field="query")
         raw_id = record.get("id")
         pair_id = str(raw_id) if raw_id is not None else content_id(
             texts["query"], texts["response_a"], texts["response_b"], prefix="p")
-        metadata = _json_field(record, "metadata", dict, path, line)
+        metadata = _json_field(record, "metadata", dict, file, line)
         for key, value in record.items():
             if key not in KNOWN and not key.startswith(("label:", "p_a:")) and value is not None:
                 metadata[key] = value
-        pair = Pair(id=pair_id, history=_json_field(record, "history", list, path, line),
+        pair = Pair(id=pair_id, history=_json_field(record, "history", list, file, line),
                     metadata=metadata, **texts)
         result.pairs.append(pair)
-        judgments, unlabelled = _judgments(record, pair_id, path, line)
+        judgments, unlabelled = _judgments(record, pair_id, file, line)
         result.judgments.extend(judgments)
         result.exclusions.extend(unlabelled)
     if not result.pairs:
