@@ -35,6 +35,7 @@ _BUILTIN_MODULES = (
     "prefdissect.importers.preference",
     "prefdissect.importers.ratings",
     "prefdissect.exporters.annotated_pairs",
+    "prefdissect.exporters.preference",
     "prefdissect.annotators.heuristic",
     "prefdissect.annotators.llm",
     "prefdissect.annotators.scenario",

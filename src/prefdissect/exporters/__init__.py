@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import registry
+from ..errors import UsageError
 
 
 @dataclass
@@ -25,11 +26,25 @@ class ExportResult:
     """Records (comparisons, pairs) written."""
     notes: list[str] = field(default_factory=list)
     """Anything the user should know (which judge is the reference, ...)."""
+    unit: str = "comparisons"
+    """What a record is, for messages ("comparisons", "preference pairs")."""
 
 
 def run_export(study, format: str, out: str | Path, **options) -> ExportResult:
     """Export ``study`` with the exporter registered as ``format``."""
     return registry.get("exporter", format).factory(study, Path(out), **options)
+
+
+def choose_judge(judges: list[str], judge: str | None) -> str:
+    """Return ``judge``, or the study's only judge; refuse an unknown or ambiguous choice."""
+    if judge is None:
+        if len(judges) != 1:
+            raise UsageError(f"the study has {len(judges)} judges; choose the reference with "
+                             f"--judge ({', '.join(judges) or 'none'})")
+        return judges[0]
+    if judge not in judges:
+        raise UsageError(f"--judge {judge}: not in this study; judges: {', '.join(judges)}")
+    return judge
 
 
 def write_atomic(path: Path, text: str) -> None:

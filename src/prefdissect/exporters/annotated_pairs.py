@@ -30,11 +30,10 @@ from pathlib import Path
 import pandas as pd
 
 from ..comparisons import S_FAILED, S_MISSING, resolve
-from ..errors import UsageError
 from ..judgments import A, B, judge_names
 from ..pairs import frame_to_pairs
 from ..registry import register
-from . import ExportResult, write_atomic
+from . import ExportResult, choose_judge, write_atomic
 
 REFERENCE_ID = "ba751e7b"
 """The annotator id Feedback Forensics takes reference preferences from (the short
@@ -81,13 +80,7 @@ def export(study, out: Path, *, judge: str | None = None) -> ExportResult:
     pairs = study.pairs()
     judgments = study.judgments()
     judges = judge_names(judgments)
-    if judge is None:
-        if len(judges) != 1:
-            raise UsageError(f"the study has {len(judges)} judges; choose the reference with "
-                             f"--judge ({', '.join(judges) or 'none'})")
-        judge = judges[0]
-    if judge not in judges:
-        raise UsageError(f"--judge {judge}: not in this study; judges: {', '.join(judges)}")
+    judge = choose_judge(judges, judge)
     schema = study.schema()
     labels = schema.labels()
     comparisons = None
