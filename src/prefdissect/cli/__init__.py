@@ -117,7 +117,7 @@ def _guard(function):
 
 
 def _register() -> None:
-    from . import agreement, analysis, demo, exploit, export, llm, report, scores, stages
+    from . import agreement, analysis, cluster, demo, exploit, export, llm, report, scores, stages
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -142,9 +142,11 @@ def _register() -> None:
         ("properties", stages.properties, lists),
     ):
         app.command(name, rich_help_panel=panel)(_guard(function))
-    for info in [*llm.batch_app.registered_commands, *exploit.exploit_app.registered_commands]:
+    for info in [*llm.batch_app.registered_commands, *exploit.exploit_app.registered_commands,
+                 *cluster.cluster_app.registered_commands]:
         info.callback = _guard(info.callback)
     app.add_typer(llm.batch_app, name="batch", rich_help_panel=pipeline)
+    app.add_typer(cluster.cluster_app, name="cluster", rich_help_panel=pipeline)
     app.add_typer(exploit.exploit_app, name="exploit", rich_help_panel="Audit")
     from .probe import register as register_probe
     register_probe(app, _guard)
