@@ -20,6 +20,7 @@ all missing in one batch, text in the next) form one table.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import tempfile
@@ -66,25 +67,54 @@ def parquet_rows(path: str | Path) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
-def parquet_columns(path: str | Path) -> list[str]:
-    """Return the column names of a Parquet file (from its footer)."""
-    return list(pq.ParquetFile(path).schema_arrow.names)
+def release_memory() -> None:
+    """Hand memory that Arrow's pool and C's allocator keep after a large stage back to the OS.
+
+    Both keep freed pages for reuse; after a stage that streamed gigabytes of text
+    that reserve would otherwise count towards every later stage's peak.
+    """
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)  # glibc; other C libraries lack it
+    except (AttributeError, OSError):
+        pass
+
+
+def open_parquet(path: str | Path) -> pq.ParquetFile:
+    """Open a Parquet file for reading a batch at a time.
+
+    Pre-buffering is off: with it, pyarrow keeps every column chunk it has read
+    until the file is closed, so memory would grow with the file.
+    """
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
+def iter_batches(path: str | Path, columns: Sequence[str] | None = None,
+                 batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
+    """Yield a Parquet file as Arrow record batches of at most ``batch_rows`` rows.
+
+    ``columns`` limits what is read (None: every column; names the file lacks are
+    skipped); the others are never decoded, which is how the fit reads a pair
+    table without its texts. A file without rows yields one empty batch.
+    """
+    handle = open_parquet(path)
+    names = handle.schema_arrow.names
+    wanted = None if columns is None else [c for c in columns if c in names]
+    if handle.metadata.num_rows == 0:
+        fields = [handle.schema_arrow.field(name) for name in wanted or names]
+        yield pa.RecordBatch.from_pylist([], schema=pa.schema(fields))
+        return
+    pool = pa.default_memory_pool()
+    for batch in handle.iter_batches(batch_size=batch_rows, columns=wanted, use_threads=False):
+        yield batch
+        del batch
+        pool.release_unused()  # else the pool keeps each batch's pages, and memory grows
 
 
 def iter_frames(path: str | Path, columns: Sequence[str] | None = None,
                 batch_rows: int = BATCH_ROWS) -> Iterator[pd.DataFrame]:
-    """Yield a Parquet file as DataFrames of at most ``batch_rows`` rows.
-
-    ``columns`` limits what is read (None: every column); the others are never
-    decoded, which is how the fit reads a pair table without its texts.
-    """
-    handle = pq.ParquetFile(path)
-    names = handle.schema_arrow.names
-    wanted = None if columns is None else [c for c in columns if c in names]
-    if handle.metadata.num_rows == 0:
-        yield handle.schema_arrow.empty_table().select(wanted or names).to_pandas()
-        return
-    for batch in handle.iter_batches(batch_size=batch_rows, columns=wanted):
+    """Yield a Parquet file as DataFrames of at most ``batch_rows`` rows (see iter_batches)."""
+    for batch in iter_batches(path, columns, batch_rows):
         yield batch.to_pandas()
 
 

@@ -109,7 +109,8 @@ def frame_to_judgments(frame: pd.DataFrame) -> list[Judgment]:
         p_a = row.p_a
         out.append(Judgment(str(row.pair_id), str(row.judge), row.label,
                             None if p_a is None or math.isnan(p_a) else float(p_a),
-                            json.loads(row.details) if row.details else {}))
+                            json.loads(row.details) if isinstance(row.details, str) and
+                            row.details else {}))
     return out
 
 

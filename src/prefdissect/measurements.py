@@ -12,7 +12,9 @@ New texts are measured in-process while they are few; once more than
 per available core by default), batches in flight while the next ones are read.
 The function is called once per distinct text, in a worker or here, so a change
 to it (say, how words are counted) flows through unchanged. Results do not depend
-on the number of workers.
+on the number of workers. Workers start as fresh processes (fork server, or
+spawn), so a script that annotates many texts keeps its top-level code under
+``if __name__ == "__main__":``, as Python's multiprocessing requires.
 """
 
 from __future__ import annotations
@@ -56,7 +58,22 @@ def _apply(function: Callable[[str], Sequence], texts: list[str], width: int,
     out = np.empty((len(texts), width), dtype=dtype)
     for i, text in enumerate(texts):
         out[i] = function(text)
+    # texts arrive here once each, so a cache of the function (measure keeps one) only
+    # holds memory: up to tens of thousands of long responses per process
+    getattr(function, "cache_clear", lambda: None)()
     return out
+
+
+def _context():
+    """Return the start method for workers: a clean process, never a copy of this one.
+
+    A fork would copy this process (its memory, and any thread pool mid-lock). As
+    with every such start method, a script that reaches the pool must keep its
+    top-level work under ``if __name__ == "__main__":`` (notebooks need nothing).
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context("forkserver")
 
 
 class TextMeasures:
@@ -74,14 +91,15 @@ class TextMeasures:
     workers
         Worker processes (None: one per available core; 1: never start a pool).
     parallel_from
-        Distinct texts measured in-process before a pool is started.
+        Distinct texts measured in-process before a pool is started (default
+        :data:`PARALLEL_FROM`).
     """
 
     def __init__(self, function: Callable[[str], Sequence], width: int, dtype: str = "int64",
-                 workers: int | None = None, parallel_from: int = PARALLEL_FROM):
+                 workers: int | None = None, parallel_from: int | None = None):
         self.function, self.width, self.dtype = function, width, dtype
         self.workers = available_cores() if workers is None else max(1, int(workers))
-        self.parallel_from = parallel_from
+        self.parallel_from = PARALLEL_FROM if parallel_from is None else parallel_from
         self._index: dict[int, int] = {}
         self._values = np.empty((1024, width), dtype=dtype)
         self._pool: ProcessPoolExecutor | None = None
@@ -111,11 +129,7 @@ class TextMeasures:
         """Measure texts here, or hand them to the pool once there are many."""
         if self.workers > 1 and self._pool is None and \
                 self.measured + len(texts) > self.parallel_from:
-            # forkserver: workers start from a clean process, not a copy of this one
-            context = multiprocessing.get_context(
-                "forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
-                else "spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=_context())
         if self._pool is None:
             return _apply(self.function, texts, self.width, self.dtype)
         return [self._pool.submit(_apply, self.function, texts[i:i + CHUNK], self.width,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -78,13 +78,11 @@ def content_id(*parts: str | None, prefix: str = "") -> str:
 
 def pairs_to_frame(pairs: Iterable[Pair]) -> pd.DataFrame:
     """Turn pair records into a pair table."""
-    rows = []
-    for pair in pairs:
-        row = asdict(pair)
-        row["history"] = json.dumps(row["history"], ensure_ascii=False) if row["history"] else None
-        row["metadata"] = json.dumps(row["metadata"], ensure_ascii=False, sort_keys=True,
-                                     default=str) if row["metadata"] else None
-        rows.append(row)
+    rows = [(p.id, p.query, p.response_a, p.response_b, p.model_a, p.model_b, p.scenario,
+             p.reference,
+             json.dumps(p.history, ensure_ascii=False) if p.history else None,
+             json.dumps(p.metadata, ensure_ascii=False, sort_keys=True, default=str)
+             if p.metadata else None) for p in pairs]
     frame = pd.DataFrame(rows, columns=list(PAIR_COLUMNS))
     return frame.astype(object).where(frame.notna(), None)
 

@@ -22,7 +22,7 @@ from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
 from .judgments import judgments_to_frame
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
-from .properties import PropertySchema
+from .properties import TRAITS, PropertySchema
 from .scores import (
     ScoreConfig,
     ScoreResult,
@@ -35,6 +35,9 @@ from .scores import spread as family_spread_value
 from .study import Study
 
 SCENARIO_NOTE = "scenario groups"
+ANNOTATE_ROWS = 5_000
+"""Pairs per batch when an annotator streams: small batches keep the process small
+while up to two batches per worker are in flight."""
 
 def import_pairs(source: str | Path, format: str, study: Study, *, seed: int = 0,
                  **options: Any) -> ImportResult:
@@ -61,7 +64,8 @@ def annotate(study: Study, annotator: str = "heuristic", schema: PropertySchema 
     if hasattr(worker, "annotate_batches"):  # streams: texts never all in memory
         columns = ["id", "response_a", "response_b"]
         study.save_annotation_batches(
-            worker.annotate_batches(study.pair_batches(columns), schema, progress=progress),
+            worker.annotate_batches(study.pair_batches(columns, ANNOTATE_ROWS), schema,
+                                    progress=progress),
             [(worker.name, p) for p in worker.measures(schema)])
         assign_scenarios(study)
         return None
@@ -146,8 +150,9 @@ def fit(study: Study, schema: PropertySchema | None = None,
     """Resolve comparisons, fit profiles, and write profiles, diagnostics and summary."""
     schema = schema or study.schema()
     pairs, comparisons = study_comparisons(study, schema, texts=False)
+    info = study.query_info(["pair_id", "status", *TRAITS])  # not the texts it may hold
     result = fit_profiles(pairs, study.judgments(), comparisons, config,
-                          traits=query_traits(study.query_info()))
+                          traits=query_traits(info))
     study.write_frame("comparisons.parquet", comparisons.values.reset_index())
     study.write_frame("profiles.csv", result.profiles)
     study.write_frame("terms.csv", result.terms)

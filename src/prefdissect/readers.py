@@ -159,7 +159,7 @@ def _parquet_file(path: Path):
     if path.stat().st_size == 0:
         raise InputError(path, "is empty", "give a file that holds at least one record")
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, pre_buffer=False)  # pre-buffering keeps what was read
     except Exception as exc:  # pyarrow raises several unrelated types
         raise InputError(path, f"is not a readable Parquet file ({exc})",
                          "write it with pandas.DataFrame.to_parquet or pyarrow") from None
@@ -191,7 +191,7 @@ def iter_parquet(path: str | Path, batch_rows: int = 10_000
     handle = _parquet_file(path)
     number = 0
     try:
-        for batch in handle.iter_batches(batch_size=batch_rows):
+        for batch in handle.iter_batches(batch_size=batch_rows, use_threads=False):
             for record in batch.to_pylist():
                 number += 1
                 yield number, record

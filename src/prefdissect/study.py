@@ -52,14 +52,17 @@ from .batches import (
     ParquetSink,
     Spool,
     as_objects,
+    iter_batches,
     iter_frames,
+    open_parquet,
     parquet_rows,
+    release_memory,
 )
 from .errors import UsageError
 from .exclusions import EXCLUSION_COLUMNS, Exclusion, exclusions_to_frame
 from .importers import ImportResult
 from .judgments import judgments_to_frame
-from .pairs import PAIR_COLUMNS, TEXT_COLUMNS, pairs_to_frame, text_free
+from .pairs import PAIR_COLUMNS, TEXT_COLUMNS, TEXT_PROBLEM, pairs_to_frame, text_problems
 from .properties import PropertySchema, extended_schema_yaml, load_schema
 
 LOCK_NAME = ".prefdissect.lock"
@@ -273,7 +276,10 @@ class Study:
                 frame = check_annotations(frame, "new annotations")
                 sink.write(frame)
                 written += len(frame)
+                del frame
+                release_memory()  # each batch's texts are gone: keep the process small
         self._drop_shards({annotator for annotator, _ in replaces})
+        release_memory()
         return written
 
     def _drop_shards(self, annotators: set[str]) -> None:
@@ -342,8 +348,13 @@ class Study:
         if texts:
             return as_objects(pd.read_parquet(path))
         keep = [c for c in PAIR_COLUMNS if c not in TEXT_COLUMNS]
-        parts = [text_free(as_objects(frame))
-                 for frame in iter_frames(path, [*keep, "response_a", "response_b"])]
+        parts = []
+        for batch in iter_batches(path, [*keep, "response_a", "response_b"]):
+            problem = text_problems(batch.column("response_a").to_pylist(),
+                                    batch.column("response_b").to_pylist())
+            frame = as_objects(batch.select(keep).to_pandas())
+            parts.append(frame.assign(**{TEXT_PROBLEM: problem}))
+        release_memory()
         return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
     def pair_batches(self, columns: list[str] | None = None,
@@ -360,7 +371,10 @@ class Study:
     def judgments(self) -> pd.DataFrame:
         """Return the judgment table."""
         path = self._require("judgments.parquet", "run `prefdissect import` first")
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
+        # details are JSON text or None, however the file typed a column of missing values
+        frame["details"] = frame["details"].astype(object).where(frame["details"].notna(), None)
+        return frame
 
     def annotations(self) -> pd.DataFrame:
         """Return the annotation table (with any annotation shards)."""
@@ -370,6 +384,13 @@ class Study:
             return check_annotations(pd.read_parquet(path), str(path))
         frames = [check_annotations(pd.read_parquet(p), str(p)) for p in [path, *shards]]
         return pd.concat(frames, ignore_index=True)
+
+    def annotated_properties(self) -> set[str]:
+        """Return the properties the annotation table has rows for (empty without one)."""
+        if not self.path("annotations.parquet").exists():
+            return set()
+        return {p for batch in self.annotation_batches(["property"])
+                for p in batch["property"].dropna().unique()}
 
     def annotation_batches(self, columns: list[str] | None = None,
                            batch_rows: int = 10 * BATCH_ROWS):
@@ -390,10 +411,15 @@ class Study:
             return pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         return pd.read_csv(path, dtype={"pair_id": str, "judge": str})
 
-    def query_info(self) -> pd.DataFrame | None:
-        """Return the query-information table, if an LLM annotator made one."""
+    def query_info(self, columns: list[str] | None = None) -> pd.DataFrame | None:
+        """Return the query-information table (or some of its columns), if there is one."""
         path = self.path("query_info.parquet")
-        return pd.read_parquet(path) if path.exists() else None
+        if not path.exists():
+            return None
+        if columns is not None:
+            names = set(open_parquet(path).schema_arrow.names)
+            columns = [c for c in columns if c in names]
+        return pd.read_parquet(path, columns=columns)
 
     def pairs_with_scenarios(self, texts: bool = True) -> pd.DataFrame:
         """Return the pair table as fits group it (``texts``: as in :meth:`pairs`).
@@ -401,7 +427,7 @@ class Study:
         Where the data has no scenarios, the ones an annotator assigned (in the
         query-information table) fill the ``scenario`` column.
         """
-        pairs, info = self.pairs(texts), self.query_info()
+        pairs, info = self.pairs(texts), self.query_info(["pair_id", "scenario"])
         if info is not None and pairs["scenario"].isna().all():
             found = info.dropna(subset=["scenario"]).set_index("pair_id")["scenario"]
             pairs = pairs.assign(scenario=pairs["id"].map(found))

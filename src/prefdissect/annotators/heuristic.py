@@ -316,7 +316,7 @@ class HeuristicAnnotator:
         ``response_b``; texts are measured once each across all batches.
         """
         wanted = self.measures(schema)
-        measures = TextMeasures(measure, len(MEASURED), workers=self.workers)
+        measures = TextMeasures(measure, len(MEASURED), "int32", workers=self.workers)
         for batch, values in measures.measure_batches(_text_batches(batches)):
             if progress is not None:
                 progress(len(batch))

@@ -293,7 +293,7 @@ def classify_batches(batches: Iterable[pd.DataFrame], workers: int | None = None
     Returns the scenario group per pair id. Distinct queries are classified on
     every core once there are many (see :class:`~prefdissect.measurements.TextMeasures`).
     """
-    measures = TextMeasures(scenario_code, 1, workers=workers)
+    measures = TextMeasures(scenario_code, 1, "int8", workers=workers)
     ids, codes = [], []
     work = ((b["id"].tolist(), b["query"].fillna("").astype(str).tolist()) for b in batches)
     for batch_ids, values in measures.measure_batches(work):

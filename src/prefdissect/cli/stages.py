@@ -228,14 +228,12 @@ def _annotate(target, annotator, schema, from_file, model, base_url, api_key, re
     if annotator != "llm" and (dry_run or batch_export):
         raise UsageError(f"--dry-run and --batch-export apply to the llm annotator, not "
                          f"'{annotator}'")
-    pairs = target.pairs()
-    done = set()
-    if target.path("annotations.parquet").exists():
-        done = set(target.annotations()["property"])
+    done = target.annotated_properties()
     _check_schema_names(schema_obj, [annotator], done, schema)
     if annotator != "llm":
         _annotate_with_progress(target, annotator, schema)
         return
+    pairs = target.pairs()
     check_base_url(base_url)
     Prices.load(prices)
     options = llm_annotator_options(None, model, reference_model, steps, structured,

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import registry
+from .. import batches, registry
 from ..batches import JUDGMENT_SCHEMA, PAIR_SCHEMA, Spool, as_objects
 from ..errors import UsageError
 from ..exclusions import Exclusion
@@ -78,10 +78,11 @@ def spooled_result(source: str | Path, format: str) -> ImportResult:
     :data:`~prefdissect.batches.BATCH_ROWS` records the lists stay in memory, past
     it they move to temporary Parquet files (:class:`~prefdissect.batches.Spool`).
     """
+    limit = batches.BATCH_ROWS  # read now, so that tests can make it small
     return ImportResult(
         source=str(source), format=format,
-        pairs=Spool(pairs_to_frame, frame_to_pairs, PAIR_SCHEMA),
-        judgments=Spool(judgments_to_frame, frame_to_judgments, JUDGMENT_SCHEMA))
+        pairs=Spool(pairs_to_frame, frame_to_pairs, PAIR_SCHEMA, limit),
+        judgments=Spool(judgments_to_frame, frame_to_judgments, JUDGMENT_SCHEMA, limit))
 
 
 OPTIONS = {"columns": "--columns", "pairs_per_prompt": "--pairs-per-prompt"}
