@@ -9,9 +9,10 @@ every response text is distinct while the texts stay real answers. Then runs
     python -m prefdissect dissect SHARDS --format preference --folds 0 --out STUDY
 
 on the first 100k pairs and on all of them, in the same run, and prints for each
-the wall time and the peak resident memory of the whole process tree (the CLI and
-its annotation workers, sampled every 0.1 s), with the ratios between the two
-runs: linear time is a ratio equal to the size ratio, flat memory a ratio near 1.
+the wall time, the CPU time and the peak resident memory of the whole process
+tree (the CLI and its annotation workers, sampled every 0.1 s), with the ratios
+between the two runs: linear time is a ratio equal to the size ratio, flat memory
+a ratio near 1. CPU time does not depend on what else the machine runs.
 BLAS/OpenMP pools are pinned to one thread. Needs psutil (pip install
 'prefdissect[bench]'); the data (a few GB) is built in a temporary folder and
 removed at the end.
@@ -88,8 +89,8 @@ def tree_rss(process) -> int:
     return total
 
 
-def run(source: Path, out: Path) -> tuple[float, int, str]:
-    """Run dissect on ``source``; return (wall seconds, peak tree RSS, its last lines)."""
+def run(source: Path, out: Path) -> tuple[float, int, float, str]:
+    """Run dissect on ``source``: (wall seconds, peak tree RSS, tree CPU seconds, output)."""
     import psutil
 
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
@@ -101,6 +102,7 @@ def run(source: Path, out: Path) -> tuple[float, int, str]:
                              text=True)
     watched = psutil.Process(child.pid)
     peak = 0
+    cpu: dict[int, float] = {}  # per process of the tree, the CPU time last seen
     done = threading.Event()
 
     def sample() -> None:
@@ -108,7 +110,12 @@ def run(source: Path, out: Path) -> tuple[float, int, str]:
         while not done.is_set():
             try:
                 peak = max(peak, tree_rss(watched))
+                for member in [watched, *watched.children(recursive=True)]:
+                    times = member.cpu_times()
+                    cpu[member.pid] = max(cpu.get(member.pid, 0.0), times.user + times.system)
             except psutil.Error:
+                pass
+            if child.poll() is not None:
                 return
             done.wait(0.1)
 
@@ -120,7 +127,7 @@ def run(source: Path, out: Path) -> tuple[float, int, str]:
     sampler.join()
     if child.returncode != 0:
         sys.exit(f"dissect failed ({child.returncode}):\n{output[-3000:]}")
-    return elapsed, peak, output
+    return elapsed, peak, sum(cpu.values()), output
 
 
 def main() -> None:
@@ -152,17 +159,20 @@ def main() -> None:
             folder.mkdir()
             for shard in shards[:-(-size // SHARD)]:
                 (folder / shard.name).symlink_to(shard)
-            elapsed, peak, output = run(folder, work / f"study{size}")
+            elapsed, peak, cpu, output = run(folder, work / f"study{size}")
             used = next((line.strip() for line in output.splitlines()
                          if "usable pairs" in line), "")
             print(f"{size:>9,} pairs: wall {elapsed:7.1f} s ({size / elapsed:,.0f} pairs/s), "
-                  f"peak RSS of the process tree {peak / 2**30:.2f} GiB; {used}", flush=True)
-            results.append((size, elapsed, peak))
+                  f"CPU {cpu:7.1f} s, peak RSS of the process tree {peak / 2**30:.2f} GiB; "
+                  f"{used}", flush=True)
+            results.append((size, elapsed, peak, cpu))
             shutil.rmtree(work / f"study{size}")
-        (small, t_small, m_small), (large, t_large, m_large) = results[0], results[-1]
+        (small, t_small, m_small, c_small), (large, t_large, m_large, c_large) = (
+            results[0], results[-1])
         if large > small:
             print(f"ratios {large:,} / {small:,} pairs: size {large / small:.1f}x, "
-                  f"time {t_large / t_small:.2f}x, peak memory {m_large / m_small:.2f}x")
+                  f"wall time {t_large / t_small:.2f}x, CPU time {c_large / c_small:.2f}x, "
+                  f"peak memory {m_large / m_small:.2f}x")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

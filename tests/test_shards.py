@@ -66,3 +66,19 @@ def test_a_two_worker_cluster_gives_the_single_process_annotations(two_studies):
     assert other.shard_files() == []
     again = other.annotations().sort_values(KEY).reset_index(drop=True)
     pd.testing.assert_frame_equal(single.astype(object), again.astype(object))
+
+
+def test_other_annotators_rows_leave_the_shards_alone(two_studies, tmp_path):
+    pytest.importorskip("distributed")
+    from prefdissect.shards import annotate_on_dask
+
+    _, study = two_studies
+    annotate_on_dask(study, workers=1, rows_per_task=120)
+    mine = pd.DataFrame({"pair_id": ["p0", "p1"], "property": ["clear", "clear"],
+                         "value_a": [3, 1], "value_b": [2, 2], "annotator": "me"})
+    study.save_annotations(mine)
+    table = study.annotations()
+    assert len(study.shard_files()) == 2
+    assert not table.duplicated(KEY + ["annotator"]).any()
+    assert (table["annotator"] == "heuristic").sum() == 240 * 11
+    assert (table["annotator"] == "me").sum() == 2

@@ -295,17 +295,19 @@ class Study:
     def save_annotations(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Merge new annotations in, replacing earlier rows of the same annotator and property.
 
-        Returns the merged table.
+        Returns the merged table (annotation shards stay where they are, except
+        those of the new rows' annotators, which the new rows replace).
         """
         frame = check_annotations(frame, "new annotations")
-        if self.path("annotations.parquet").exists():
-            old = self.annotations()
+        annotators = set(frame["annotator"].dropna().astype(str))
+        path = self.path("annotations.parquet")
+        if path.exists():
+            old = check_annotations(pd.read_parquet(path), str(path))
             replaced = old.set_index(["annotator", "property"]).index.isin(
                 frame.set_index(["annotator", "property"]).index.unique())
             frame = pd.concat([old[~replaced], frame], ignore_index=True)
         self.write_frame("annotations.parquet", frame)
-        self._drop_shards(set(frame["annotator"].dropna().astype(str)) & {
-            p.name for p in self.path(SHARDS).glob("*")})
+        self._drop_shards(annotators)  # their new rows replace any shards
         return frame
 
     def save_query_info(self, frame: pd.DataFrame) -> pd.DataFrame:
