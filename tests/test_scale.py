@@ -85,6 +85,7 @@ def test_tiny_batches_and_a_pool_give_the_in_memory_study(tmp_path, monkeypatch)
     pd.testing.assert_frame_equal(plain.query_info(), streamed.query_info())
     pd.testing.assert_frame_equal(fitted.profiles, again.profiles)
     assert set(fitted.profiles["group"]) >= {"all", "subset=s0", "subset=s2"}
+    assert streamed.annotation_counts("heuristic") == (150 * len(MEASURED), 0)
 
 
 def test_the_fit_reads_pairs_without_texts(tmp_path):

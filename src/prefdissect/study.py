@@ -394,6 +394,18 @@ class Study:
         return {p for batch in self.annotation_batches(["property"])
                 for p in batch["property"].dropna().unique()}
 
+    def annotation_counts(self, annotator: str) -> tuple[int, int]:
+        """Return (values, failed values) of one annotator, read a column pair at a time.
+
+        What a streaming annotator (which returns no table) reports after its run.
+        """
+        values = failed = 0
+        for batch in self.annotation_batches(["annotator", "status"]):
+            mine = batch["status"][batch["annotator"] == annotator]
+            values += len(mine)
+            failed += int((mine == "failed").sum())
+        return values, failed
+
     def annotation_batches(self, columns: list[str] | None = None,
                            batch_rows: int = 10 * BATCH_ROWS):
         """Yield the annotation table (and its shards) in batches.
