@@ -15,8 +15,9 @@ def level(text: str, prop: str) -> int:
     return measure(text)[MEASURED.index(prop)]
 
 
-def test_lengthy_counts_words():
+def test_lengthy_counts_words_as_the_paper_did():
     assert level("one two  three\nfour", "lengthy") == 4
+    assert level("Got it. Thanks for the clarification.", "lengthy") == 8  # periods count
     assert level("   ", "lengthy") == 0
 
 
@@ -35,7 +36,8 @@ def test_well_formatted(text, expected):
 @pytest.mark.parametrize("text, expected", [
     ("Boil water and pour it.", 0),
     ("First, boil water. Then pour it.", 1),
-    ("1. Boil water\n2. Pour it\n3. Wait", 2),
+    ("1. Boil water\n2. Pour it\n3. Wait", 0),                 # a numbered list alone
+    ("1. First, boil water.\n2. Then pour it.\n3. Finally, wait.", 2),
     ("Step 1: boil. Step 2: pour. Step 3: wait. Step 4: sip. Finally, relax. Next, wash.", 3),
 ])
 def test_step_by_step(text, expected):

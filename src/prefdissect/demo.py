@@ -22,6 +22,7 @@ import pandas as pd
 
 from .comparisons import length_comparison
 from .properties import load_schema
+from .words import count_words
 
 TRUE_WEIGHTS = {
     "lengthy": 0.6,
@@ -137,7 +138,7 @@ def simulate(n_pairs: int = 4000, seed: int = 0,
     # Length is objective: the judge reacts to the actual word counts (by the
     # schema's length rule), not to the generator's "long" switch.
     rule = load_schema().rules["length_thresholds"]
-    words = {side: np.array([len(t.split()) for t in texts[side]]) for side in "ab"}
+    words = {side: np.array([count_words(t) for t in texts[side]]) for side in "ab"}
     diff[:, TRAITS.index("lengthy")] = length_comparison(words["a"], words["b"],
                                                          rule["short_table"],
                                                          rule["ratio_steps"])

@@ -4,15 +4,20 @@ Each response gets a level 0-3 per property (word count for ``lengthy``), so
 comparisons follow the same rules as the paper's 0-3 ratings. The rules:
 
 ``lengthy``
-    Number of whitespace-separated words (compared with the paper's thresholds).
+    Number of words as the paper's dataset counts them (NLTK's word tokenizer over
+    Punkt sentences, punctuation included; see :func:`prefdissect.words.count_words`),
+    compared with the paper's thresholds.
 ``well_formatted``
     Number of structure kinds present, capped at 3: a list (two or more items),
     a Markdown heading or bold title line, a fenced code block, a table (two or
     more ``|`` rows), bold or italic emphasis.
 ``step_by_step``
-    Ordered-sequence markers: numbered list items (when two or more), "Step N"
-    labels, sentences opening with First / Second / Next / Then / Finally ...;
-    0 markers -> 0, 1-2 -> 1, 3-5 -> 2, 6+ -> 3.
+    Markers of reasoning carried out in steps: "Step N" labels and sentences
+    opening with First / Second / Next / Then / Finally ...; 0 markers -> 0,
+    1-2 -> 1, 3-5 -> 2, 6+ -> 3. As in the paper's definition, a numbered list
+    alone is not a step-by-step answer (a list of tips or items is not a
+    derivation), so numbered items do not count; a numbered list whose items are
+    labelled "Step 1", "Step 2" ... or open with "First", "Then" ... does.
 ``informal``
     Emoji and emoticons, slang and interjections (gonna, lol, yeah, awesome ...),
     runs of exclamation marks; 0 -> 0, 1 -> 1, 2-3 -> 2, 4+ -> 3.
@@ -59,8 +64,9 @@ from ..annotations import Progress, values_to_frame
 from ..measurements import TextMeasures
 from ..properties import PropertySchema
 from ..registry import register
+from ..words import count_words
 
-VERSION = "heuristic-1"
+VERSION = "heuristic-2"
 MEASURED = ("lengthy", "well_formatted", "step_by_step", "informal", "interactive",
             "admits_limits", "non_repetitive", "complex_wording", "supporting_material",
             "polite", "friendly")
@@ -202,7 +208,7 @@ def measure(text: str) -> tuple[int, ...]:
     words = text.split()
     if not words:
         return (0,) * len(MEASURED)
-    kinds, numbered = _structure(text)
+    kinds, _ = _structure(text)
     if "`" in text:
         prose = _INLINE_CODE.sub(" ", _CODE_BLOCK.sub(" ", text))
         words = prose.split()
@@ -212,8 +218,7 @@ def measure(text: str) -> tuple[int, ...]:
     tokens = low.translate(_PUNCT).split()
     counts = _count_markers(tokens)
     labels = len(_STEP_LABEL.findall(low)) if "step " in low else 0
-    steps = ((numbered if numbered >= 2 else 0) + labels
-             + sum(map(_SEQUENCE.__contains__, words)))
+    steps = labels + sum(map(_SEQUENCE.__contains__, words))
     informal = counts["informal"]
     if not prose.isascii():
         informal += len(_EMOJI.findall(prose))
@@ -235,7 +240,7 @@ def measure(text: str) -> tuple[int, ...]:
         support += len(_CITATION.findall(prose))
     friendly = counts["friendly"] + (prose.count("!") > prose.count("!="))
     return (
-        len(text.split()),
+        count_words(text),
         min(3, kinds),
         _level(steps, (1, 3, 6)),
         _level(informal, (1, 2, 4)),
