@@ -169,11 +169,21 @@ def test_judge_completions_endpoint_and_dry_run(cli, tmp_path):
 
 # -- the annotator -----------------------------------------------------------------------
 
+def checkable_reply(path, body):
+    """schema_reply, with every response checkable in the error step."""
+    reply = schema_reply(path, body)
+    if '"checkable_a"' in json.dumps(body.get("response_format") or {}):
+        answer = json.loads(reply["choices"][0]["message"]["content"])
+        reply["choices"][0]["message"]["content"] = json.dumps(
+            {**answer, "checkable_a": True, "checkable_b": True})
+    return reply
+
+
 def test_llm_annotation_end_to_end(cli, tmp_path):
     src = make_study(tmp_path, n=8)
     study = tmp_path / "study"
     cli("import", str(src), "--out", str(study))
-    with FakeLLM(schema_reply) as server:
+    with FakeLLM(checkable_reply) as server:
         dry = cli("annotate", str(study), "--annotator", "llm", "--model", "fake",
                   "--base-url", server.url, "--dry-run")
         assert dry.code == 0, dry.err
@@ -190,13 +200,13 @@ def test_llm_annotation_end_to_end(cli, tmp_path):
         assert len(server.requests) == sent
     annotations = pd.read_parquet(study / "annotations.parquet")
     llm = annotations[annotations["annotator"] == "llm"]
-    assert set(llm["property"]) == set(load_schema().names) - {"lengthy"}
+    assert set(llm["property"]) == set(load_schema().names)  # lengthy needs no request
     assert set(llm["status"]) <= {"ok", "not_applicable"}
     assert llm["prompt_version"].str.startswith("annotate-").all()
     info = pd.read_parquet(study / "query_info.parquet")
     assert len(info) == 8 and info["scenario"].notna().all()
     assert info["reference"].str.contains("reference answer").all()
-    assert cli("annotate", str(study)).code == 0  # heuristic adds lengthy
+    assert cli("annotate", str(study)).code == 0  # the heuristic's own values beside
     fitted = cli("fit", str(study), "--min-pairs", "2", "--folds", "0")
     assert fitted.code == 0, fitted.err
     assert len(set(pd.read_csv(study / "profiles.csv")["property"])) == 29
@@ -220,6 +230,7 @@ def test_unusable_answers_get_one_repair_then_a_recorded_failure(tmp_path):
         client = LLMClient(server.url, tmp_path / "log.sqlite")
         annotator = LLMAnnotator(client, "fake", structured=False, steps=("free",))
         frame = annotator.annotate(pairs, load_schema())
+    frame = frame[frame["property"] != "lengthy"]  # counted, not asked
     assert (frame["status"] == "failed").all()
     assert frame["reason"].str.contains("after one repair request").all()
     assert calls["n"] == 4  # 2 pairs x (first answer + one repair)
@@ -282,7 +293,7 @@ def test_server_without_structured_output_falls_back_to_plain_text(tmp_path):
         frame = annotator.annotate(pairs, load_schema())
         refused = sum("response_format" in r for r in server.requests)
     assert refused == 3  # one refused request per pair, not retried
-    assert (frame["status"] == "ok").all() and len(frame) == 3 * 17
+    assert (frame["status"] == "ok").all() and len(frame) == 3 * (18 + 1)  # ratings, lengthy
     assert annotator.structured is False and "rejected structured output" in annotator.notes_[0]
 
 

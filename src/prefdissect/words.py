@@ -35,6 +35,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Iterator
+from typing import Any
 
 # -- sentences (Punkt's rules, no trained parameters) ----------------------------------
 # Characters that may not occur inside a Punkt word and that can follow a sentence end.
@@ -265,3 +266,21 @@ def count_words(text: str) -> int:
         return 0
     # word_tokenize splits each Punkt sentence into sentences once more
     return _token_count([inner for outer in sentences(text) for inner in sentences(outer)])
+
+
+PRECOMPUTED = ("words_a", "words_b")
+"""Pair metadata keys holding a source's own word counts of responses A and B (the
+paper's dataset carries them); where both are there, they are the counts used."""
+
+
+def pair_word_counts(response_a: str, response_b: str,
+                     metadata: dict[str, Any] | None = None) -> tuple[int, int]:
+    """Return the word counts of a pair's two responses, for the length comparison.
+
+    A source's own counts (metadata keys :data:`PRECOMPUTED`, both whole numbers) are
+    used as given; otherwise each response is counted with :func:`count_words`.
+    """
+    given = [(metadata or {}).get(key) for key in PRECOMPUTED]
+    if all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in given):
+        return given[0], given[1]
+    return count_words(response_a or ""), count_words(response_b or "")

@@ -4,15 +4,24 @@ Per pair:
 
 1. **query** — what the request is like: clear intent? feelings? explicit
    constraints, stances, mistakes or biases? and its scenario (one of the 11);
-2. **free** — 0-3 ratings of both responses on the 17 properties that need no
-   query (harmless ... clear; repetitiveness for non-repetitive);
-3. **aware** — 0-3 ratings that need the query (relevant, novel, information-rich);
+2. **free** — 0-3 ratings of both responses on the 18 properties that need no
+   query (harmless ... clear, information-rich: rated without the query, so that
+   relevance does not leak into it; repetitiveness for non-repetitive);
+3. **aware** — 0-3 ratings that need the query (relevant on its own four levels, novel);
 4. **specific** — only where step 1 found the trait: clarifies intent, empathetic,
    each constraint met (mean), support of each stance (mean of -2..2), handling of
    each mistake (mean of 0..3); elsewhere the property is 'not applicable';
 5. **errors** — minor / moderate / severe error counts of each response, checked
-   against the pair's reference answer, or one written first by ``reference_model``
-   when the data has none; 'not applicable' where nothing can be checked.
+   against the pair's reference answer, or the answer ``reference_model`` gives to the
+   bare request when the data has none (up to 4,096 tokens, as the paper's). The
+   annotator says per response whether it can check it reliably; an answer with
+   nothing to get wrong (chit-chat, a poem) is checked and has no errors, so its pair
+   compares as a tie. Where either response cannot be checked, that pair's three
+   error comparisons are 'not applicable' (the schema leaves such pairs out of fits,
+   as the paper did).
+
+``lengthy`` needs no request: each pair's word counts, the source's own where it
+carries them, else :func:`prefdissect.words.count_words` (the heuristic's count).
 
 Output is JSON constrained by a schema where the server supports structured
 output, else parsed tolerantly; an unusable answer gets one repair request, and
@@ -43,6 +52,7 @@ from ..llm.parsing import ParseError, parse_json, repair_messages, strict_format
 from ..pairs import Pair, frame_to_pairs
 from ..properties import PropertySchema
 from ..registry import register
+from ..words import pair_word_counts
 from .llm_schemas import (
     ERROR_PROPS,
     ERRORS_SCHEMA,
@@ -55,8 +65,9 @@ from .llm_schemas import (
 )
 
 STEPS = ("query", "free", "aware", "specific", "errors")
-MAX_TOKENS = {"query": 400, "free": 700, "aware": 200, "specific": 400, "errors": 700,
-              "reference": 600}
+LENGTH = "lengthy"
+MAX_TOKENS = {"query": 600, "free": 700, "aware": 200, "specific": 400, "errors": 1000,
+              "reference": 4096}
 QUERY_INFO_COLUMNS = ("pair_id", "intent_unclear", "expresses_feelings",
                       "explicit_constraints", "explicit_stances", "contains_mistakes",
                       "scenario", "details", "reference", "status", "reason", "model",
@@ -151,7 +162,7 @@ class LLMAnnotator:
         known = {"free": list(self.prompts["free_properties"]),
                  "aware": list(self.prompts["aware_properties"]),
                  "specific": list(TRAIT_OF), "errors": list(ERROR_PROPS.values())}
-        wanted = {p for step in self.steps for p in known.get(step, [])}
+        wanted = {p for step in self.steps for p in known.get(step, [])} | {LENGTH}
         return [p for p in schema.names if p in wanted]
 
     # -- building requests ---------------------------------------------------------------
@@ -396,6 +407,9 @@ class LLMAnnotator:
             rows += self._specific_rows(pairs, jobs, wanted)
         if "errors" in self.steps:
             rows += self._error_rows(pairs, jobs, wanted)
+        if LENGTH in wanted:
+            rows += [self._row(pair.id, LENGTH, *pair_word_counts(
+                pair.response_a, pair.response_b, pair.metadata), OK) for pair in pairs]
         frame = pd.DataFrame(rows, columns=list(ANNOTATION_COLUMNS))
         frame["value_a"] = frame["value_a"].astype(float)
         frame["value_b"] = frame["value_b"].astype(float)
@@ -454,9 +468,12 @@ class LLMAnnotator:
                     rows.append(self._row(pair.id, prop, None, None, FAILED, reason))
                 elif job.result is None:
                     rows.append(self._row(pair.id, prop, None, None, FAILED, job.error))
-                elif not job.result["applicable"]:
+                elif not (job.result["checkable_a"] and job.result["checkable_b"]):
+                    sides = [s for s in "ab" if not job.result[f"checkable_{s}"]]
+                    which = "either response" if len(sides) == 2 else \
+                        f"response {sides[0].upper()}"
                     rows.append(self._row(pair.id, prop, None, None, NOT_APPLICABLE,
-                                          "nothing checkable in the request"))
+                                          f"the annotator could not reliably check {which}"))
                 else:
                     a = sum(e["severity"] == severity for e in job.result["errors_a"])
                     b = sum(e["severity"] == severity for e in job.result["errors_b"])

@@ -41,9 +41,11 @@ QUERY_SCHEMA = {
     "properties": {
         "intent_clear": {"type": "boolean"},
         "expresses_feelings": {"type": "boolean"},
-        "explicit_constraints": {"type": "array", "items": {"type": "string"}, "maxItems": 8},
-        "explicit_stances": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
-        "mistakes_or_biases": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
+        # no item caps: the paper listed every one (the answer's length is bounded by
+        # the step's max_tokens)
+        "explicit_constraints": {"type": "array", "items": {"type": "string"}},
+        "explicit_stances": {"type": "array", "items": {"type": "string"}},
+        "mistakes_or_biases": {"type": "array", "items": {"type": "string"}},
         "scenario": {"type": "string", "enum": list(SCENARIOS)},
     },
     "required": ["intent_clear", "expresses_feelings", "explicit_constraints",
@@ -52,15 +54,22 @@ QUERY_SCHEMA = {
 }
 
 
-_ERROR_LIST = {"type": "array", "maxItems": 10, "items": {
+ERROR_KINDS = ("factual", "contradicts_request", "math", "code")
+"""The kinds of error the error step looks for (the paper's four)."""
+
+_ERROR_LIST = {"type": "array", "items": {
     "type": "object", "properties": {"error": {"type": "string"},
+                                     "kind": {"type": "string", "enum": list(ERROR_KINDS)},
                                      "severity": {"type": "string",
                                                   "enum": list(ERROR_PROPS)}},
-    "required": ["error", "severity"], "additionalProperties": False}}
+    "required": ["error", "kind", "severity"], "additionalProperties": False}}
 
 
-ERRORS_SCHEMA = {"type": "object", "properties": {"applicable": {"type": "boolean"},
+# Whether each response could be checked is asked per response, as the paper did: an
+# answer with nothing to get wrong is checkable and has no errors.
+ERRORS_SCHEMA = {"type": "object", "properties": {"checkable_a": {"type": "boolean"},
+                                                  "checkable_b": {"type": "boolean"},
                                                   "errors_a": _ERROR_LIST,
                                                   "errors_b": _ERROR_LIST},
-                 "required": ["applicable", "errors_a", "errors_b"],
+                 "required": ["checkable_a", "checkable_b", "errors_a", "errors_b"],
                  "additionalProperties": False}
