@@ -34,6 +34,7 @@ _BUILTIN_MODULES = (
     "prefdissect.importers.arena",
     "prefdissect.importers.preference",
     "prefdissect.importers.ratings",
+    "prefdissect.importers.preference_dissection",
     "prefdissect.exporters.annotated_pairs",
     "prefdissect.exporters.preference",
     "prefdissect.annotators.heuristic",

@@ -229,6 +229,8 @@ class Study:
             _atomic(self.path(SCHEMA_NAME), lambda p: p.write_text(text, encoding="utf-8"))
         if result.annotations is not None and len(result.annotations):
             self.save_annotations(result.annotations)
+        if result.query_info is not None and len(result.query_info):
+            self.save_query_info(result.query_info)
         if result.judge_stats:  # judges imported with their verdicts in both orders
             self.write_frame("judge_stats.csv", pd.DataFrame(result.judge_stats))
         self.write_json("study.json", {

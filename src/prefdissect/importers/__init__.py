@@ -47,6 +47,9 @@ class ImportResult:
     study's schema becomes the default one plus these."""
     annotations: pd.DataFrame | None = None
     """Annotations the source carries for those properties (an annotation table)."""
+    query_info: pd.DataFrame | None = None
+    """Query information the source carries (traits per pair, as the LLM annotator's
+    query step gives them; the paper's resolved annotations)."""
     judge_stats: list[dict] = field(default_factory=list)
     """Position statistics of judges whose verdicts in both orders were imported, one
     row per judge in the columns of ``judge_stats.csv``."""
