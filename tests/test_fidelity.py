@@ -103,3 +103,22 @@ def test_length_is_the_same_count_on_every_path(tmp_path):
     assert np.array_equal(by_llm.loc[["p0", "p1"], ["value_a", "value_b"]],
                           by_heuristic.loc[["p0", "p1"], ["value_a", "value_b"]])
     assert by_llm.loc["p2", ["value_a", "value_b"]].tolist() == [40.0, 7.0]
+
+
+def test_paper_protocol_selects_the_papers_fit_and_compare_says_when_not(cli, tmp_path):
+    from prefdissect.profiles import FitConfig
+    from prefdissect.protocol import paper_protocol, protocol_notes
+
+    config = paper_protocol(FitConfig())
+    assert (config.average_folds, config.model_terms, config.max_missing, config.folds,
+            config.soft_labels) == (True, "none", 1.0, 10, False)
+    refused = cli("fit", str(tmp_path), "--paper-protocol", "--soft-labels")
+    assert refused.code == 2 and "hard labels" in refused.err
+    refused = cli("fit", str(tmp_path), "--paper-protocol", "--model-terms", "models")
+    assert refused.code == 2 and "without model terms" in refused.err
+    for name, settings in (("ours", vars(FitConfig())), ("paper", vars(config))):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"config": settings}))
+    notes = protocol_notes([tmp_path / "ours", tmp_path / "paper"])
+    assert len(notes) == 1 and notes[0].startswith("ours was not fitted as the paper's")
+    assert "one fit on all pairs" in notes[0] and "model terms (auto)" in notes[0]

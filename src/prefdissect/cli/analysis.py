@@ -70,6 +70,11 @@ def compare(
     if renamed:
         console.print("[dim]kept apart: " + literal(", ".join(
             f"{j.key} = {j.origin}'s {j.name}" for j in renamed)) + "[/]", highlight=False)
+    if reference:
+        from ..protocol import protocol_notes
+
+        for note in protocol_notes(list(study or [])):
+            console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
     if out:
         paths = result.save(out)
         console.print(f"wrote {literal(', '.join(str(p) for p in paths))}", highlight=False)

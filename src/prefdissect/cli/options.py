@@ -42,8 +42,10 @@ MinPairsOpt = Annotated[int, typer.Option("--min-pairs", help="Skip groups with 
                                           "usable pairs.")]
 FoldsOpt = Annotated[int, typer.Option("--folds", help="Folds for held-out accuracy against "
                                        "null baselines (0: none).")]
-PaperOpt = Annotated[bool, typer.Option("--paper-protocol", help="Report the average of the "
-                                        "fold fits, as the paper did.")]
+PaperOpt = Annotated[bool, typer.Option("--paper-protocol", help="Fit as the paper did: the "
+                                        "average of the fold fits, no model terms, hard "
+                                        "labels, no property left out (--engine nuts for "
+                                        "its sampler).")]
 MissingOpt = Annotated[float, typer.Option(
     "--max-missing", help="Leave out properties whose annotation failed for more than this "
     "share of pairs (instead of leaving out those pairs).")]

@@ -132,6 +132,10 @@ def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper, seed,
                        engine=engine, soft_labels=soft_labels, min_pairs=min_pairs,
                        folds=folds, average_folds=paper, seed=seed, max_missing=max_missing,
                        model_terms=model_terms, anchor_model=anchor_model, threads=threads)
+    if paper:
+        from ..protocol import paper_protocol
+
+        config = paper_protocol(config)
     config.validate()
     return config
 
