@@ -8,9 +8,9 @@ rules), and the tokens were counted. Punctuation marks and split-off clitics are
 tokens, so "Got it. Thanks for the clarification." is 8 words (``str.split`` gives 6)
 and a code-heavy answer counts its brackets and operators.
 
-:func:`count_words` gives that count without NLTK or any downloaded data, about ten
-times faster than NLTK itself (the heuristic annotator counts every response of a
-million-pair dataset). What it reproduces, exactly:
+:func:`count_words` gives that count without NLTK or any downloaded data, four times
+faster than NLTK 3.8.1 itself (``benchmarks/word_count.py``; the heuristic annotator
+counts every response of a million-pair dataset). What it reproduces, exactly:
 
 - **sentences**: NLTK 3.8.1's ``PunktSentenceTokenizer`` with no trained parameters
   (candidate ends ``.``, ``?``, ``!``; a period ends a sentence unless it closes an
