@@ -20,8 +20,9 @@ Per pair:
    error comparisons are 'not applicable' (the schema leaves such pairs out of fits,
    as the paper did).
 
-``lengthy`` needs no request: each pair's word counts, the source's own where it
-carries them, else :func:`prefdissect.words.count_words` (the heuristic's count).
+``lengthy`` comes with step 2 but needs no request: each pair's word counts, the
+source's own where it carries them, else :func:`prefdissect.words.count_words` (the
+heuristic's count).
 
 Output is JSON constrained by a schema where the server supports structured
 output, else parsed tolerantly; an unusable answer gets one repair request, and
@@ -162,7 +163,9 @@ class LLMAnnotator:
         known = {"free": list(self.prompts["free_properties"]),
                  "aware": list(self.prompts["aware_properties"]),
                  "specific": list(TRAIT_OF), "errors": list(ERROR_PROPS.values())}
-        wanted = {p for step in self.steps for p in known.get(step, [])} | {LENGTH}
+        wanted = {p for step in self.steps for p in known.get(step, [])}
+        if "free" in self.steps:  # counted from the texts with the query-free ratings
+            wanted.add(LENGTH)
         return [p for p in schema.names if p in wanted]
 
     # -- building requests ---------------------------------------------------------------
