@@ -81,11 +81,13 @@ def test_error_checks_are_per_response_and_drop_only_that_pairs_comparisons(tmp_
     assert len(reference) == 1
     assert reference[0]["messages"] == [{"role": "user", "content": pairs["query"][0]}]
     assert reference[0]["max_tokens"] == 4096
-    # the query step lists every constraint, stance and mistake (no caps)
+    # the query step lists every constraint, stance and mistake (caps far above practice)
     query_schema = next(b["response_format"]["json_schema"]["schema"] for b in sent
                         if b.get("response_format", {}).get("json_schema", {}).get("name")
                         == "prefdissect_query")
-    assert not any("maxItems" in spec for spec in query_schema["properties"].values())
+    caps = [spec.get("maxItems") for spec in query_schema["properties"].values()
+            if spec.get("type") == "array"]
+    assert len(caps) == 3 and min(caps) >= 10
 
 
 def test_length_is_the_same_count_on_every_path(tmp_path):

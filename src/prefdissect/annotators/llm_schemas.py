@@ -36,16 +36,23 @@ def pair_schema(keys: list[str], value: dict[str, Any]) -> dict[str, Any]:
             "additionalProperties": False}
 
 
+LIST_CAPS = {"explicit_constraints": 20, "explicit_stances": 10, "mistakes_or_biases": 10}
+"""Most items the query step lists (a guard against runaway repetition, not a selection)."""
+
 QUERY_SCHEMA = {
     "type": "object",
     "properties": {
         "intent_clear": {"type": "boolean"},
         "expresses_feelings": {"type": "boolean"},
-        # no item caps: the paper listed every one (the answer's length is bounded by
-        # the step's max_tokens)
-        "explicit_constraints": {"type": "array", "items": {"type": "string"}},
-        "explicit_stances": {"type": "array", "items": {"type": "string"}},
-        "mistakes_or_biases": {"type": "array", "items": {"type": "string"}},
+        # The paper listed every item; a request rarely has more than a handful. The
+        # caps sit far above that and only stop a model that repeats one item until its
+        # token budget runs out (a small model does: the answer is then cut off, lost).
+        "explicit_constraints": {"type": "array", "items": {"type": "string"},
+                                 "maxItems": LIST_CAPS["explicit_constraints"]},
+        "explicit_stances": {"type": "array", "items": {"type": "string"},
+                             "maxItems": LIST_CAPS["explicit_stances"]},
+        "mistakes_or_biases": {"type": "array", "items": {"type": "string"},
+                               "maxItems": LIST_CAPS["mistakes_or_biases"]},
         "scenario": {"type": "string", "enum": list(SCENARIOS)},
     },
     "required": ["intent_clear", "expresses_feelings", "explicit_constraints",
