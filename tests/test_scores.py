@@ -9,7 +9,8 @@ from scipy.special import expit
 from test_model_terms import simulate_models
 
 from prefdissect.errors import UsageError
-from prefdissect.scores import ScoreConfig, family_names, family_spread, model_scores
+from prefdissect.families import family_names, family_spread
+from prefdissect.scores import ScoreConfig, model_scores
 
 
 def _soft(judgments: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
@@ -132,3 +133,57 @@ def test_alpaca_eval_leaderboard_matches_and_the_controlled_score_resists_prompt
     parts = pd.read_csv(alpaca_study / "score_components.csv")
     total = parts.groupby("model")["points"].sum()
     assert np.allclose(total[scores.index], scores["raw"] - scores["controlled"], atol=1e-6)
+
+
+def sim_study(root, n=1500, seed=6, **options):
+    """A study folder holding simulate_models' pairs, labels (judge 'sim') and annotations."""
+    from test_model_terms import simulate_models
+
+    from prefdissect.importers import ImportResult
+    from prefdissect.judgments import Judgment
+    from prefdissect.pairs import Pair
+    from prefdissect.study import Study
+
+    pairs, judgments, comparisons, _ = simulate_models(n, seed=seed, **options)
+    study = Study(root)
+    study.save_import(ImportResult(
+        source="simulated", format="pairs",
+        pairs=[Pair(r.id, r.query, r.response_a, r.response_b, model_a=r.model_a,
+                    model_b=r.model_b) for r in pairs.itertuples()],
+        judgments=[Judgment(r.pair_id, r.judge, r.label) for r in judgments.itertuples()]))
+    rows = comparisons.values.reset_index().melt(id_vars="pair_id", var_name="property",
+                                                 value_name="value_a")
+    from test_model_terms import WEIGHTS
+
+    rows = rows[rows["property"].isin(list(WEIGHTS))]
+    study.save_annotations(rows.assign(value_b=0.0, status="ok", annotator="sim"))
+    return study
+
+
+def test_a_judge_that_cannot_be_scored_is_a_study_note_not_another_judges(tmp_path):
+    from prefdissect import pipeline
+    from prefdissect.judgments import judgments_to_frame
+
+    study = sim_study(tmp_path / "s")
+    pairs = study.pairs()
+    # a second judge who only ever judged pairs without model names on one side
+    lone = pd.DataFrame({"pair_id": pairs["id"][:30], "judge": "lonely", "label": "A",
+                         "p_a": np.nan, "details": None})
+    study.save_judgments(lone.reindex(columns=judgments_to_frame([]).columns), ["lonely"])
+    frame = study.pairs()
+    frame.loc[:29, "model_b"] = None
+    study.write_frame("pairs.parquet", frame)
+    made = pipeline.scores(study, config=ScoreConfig(draws=100))
+    assert list(made.results) == ["sim"]
+    assert [n for n in made.notes if n.startswith("lonely not scored")]
+    assert not [n for n in made.results["sim"].notes if "lonely" in n]
+    assert (made.families.empty and not study.path("families.csv").exists())
+
+
+def test_published_lc_spread_of_models_whose_names_hold_a_comma():
+    scores = pd.DataFrame({"judge": "j", "model": ["x, y", "x, y_concise", "z"],
+                           "raw": [10.0, 6.0, 3.0], "controlled": [8.0, 8.0, 3.0],
+                           "published_lc": [12.0, 4.0, 3.0]})
+    table = family_spread(scores).set_index("family")
+    assert list(table.index) == ["x, y"]
+    assert table.loc["x, y", "published_lc_spread"] == pytest.approx(4.0 / 8.0)

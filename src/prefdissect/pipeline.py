@@ -18,20 +18,13 @@ from .annotators.scenario import SOURCE as SCENARIO_SOURCE
 from .annotators.scenario import classify_batches, offline_scenarios
 from .comparisons import Comparisons, resolve_batches
 from .errors import FitError, UsageError
+from .families import family_names, family_spread
 from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
 from .judgments import judgments_to_frame
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
 from .properties import TRAITS, PropertySchema
-from .scores import (
-    ScoreConfig,
-    ScoreResult,
-    family_names,
-    family_spread,
-    model_scores,
-    published_leaderboard,
-)
-from .scores import spread as family_spread_value
+from .scores import ScoreConfig, StudyScores, model_scores, published_leaderboard
 from .study import Study
 
 SCENARIO_NOTE = "scenario groups"
@@ -165,12 +158,14 @@ def fit(study: Study, schema: PropertySchema | None = None,
 
 def scores(study: Study, schema: PropertySchema | None = None, judges: list[str] | None = None,
            config: ScoreConfig | None = None, family_map: dict[str, str] | None = None,
-           leaderboard: str | Path | None = None) -> dict[str, ScoreResult]:
+           leaderboard: str | Path | None = None) -> StudyScores:
     """Raw and controlled scores of every model, per judge; writes scores.csv and friends.
 
     Writes ``scores.csv`` (:data:`~prefdissect.scores.SCORE_COLUMNS`, plus
     ``published_raw`` / ``published_lc`` with a ``leaderboard``),
-    ``score_components.csv`` and, where models form families, ``families.csv``.
+    ``score_components.csv`` and, where models form families
+    (:mod:`prefdissect.families`), ``families.csv``. A judge that cannot be
+    scored is skipped with a note when no judge was named, and refused when it was.
     """
     published = published_leaderboard(leaderboard) if leaderboard else None  # before the fits
     schema = schema or study.schema()
@@ -191,30 +186,24 @@ def scores(study: Study, schema: PropertySchema | None = None, judges: list[str]
             skipped[judge] = str(exc)
     if not results:
         raise FitError("no judge can be scored: " + "; ".join(skipped.values()))
-    for judge, why in skipped.items():
-        next(iter(results.values())).notes.append(f"{judge} not scored: {why}")
-    tables, parts, families = [], [], []
+    families = []
     for result in results.values():
         names = family_names(list(result.scores["model"]), family_map)
         result.scores["family"] = result.scores["model"].map(names)
         if published is not None:
             result.scores = result.scores.merge(published, on="model", how="left")
-        tables.append(result.scores)
-        parts.append(result.components)
-        spread = family_spread(result.scores, family_map)
-        if published is not None and not spread.empty and "published_lc" in result.scores:
-            lc = result.scores.set_index("model")["published_lc"]
-            spread["published_lc_spread"] = [
-                family_spread_value(lc.reindex(m.split(", "))) for m in spread["models"]]
-        families.append(spread)
-    study.write_frame("scores.csv", pd.concat(tables, ignore_index=True))
-    study.write_frame("score_components.csv", pd.concat(parts, ignore_index=True))
+        families.append(family_spread(result.scores, family_map))
     found = pd.concat(families, ignore_index=True)
+    study.write_frame("scores.csv", pd.concat([r.scores for r in results.values()],
+                                              ignore_index=True))
+    study.write_frame("score_components.csv",
+                      pd.concat([r.components for r in results.values()], ignore_index=True))
     if found.empty:
         study.path("families.csv").unlink(missing_ok=True)
     else:
         study.write_frame("families.csv", found)
-    return results
+    return StudyScores(results, found, [f"{judge} not scored: {why}"
+                                        for judge, why in skipped.items()])
 
 
 @dataclass

@@ -19,15 +19,14 @@ Arena's style control with any property set — and reports per model:
   which adds up exactly and keeps each property's sign; ``unexplained`` is
   ``raw - fitted``, what the model does not account for.
 
-Rates are in percentage points. :func:`family_spread` then measures how far one
-model prompted differently (a *family*, e.g. ``_concise`` / ``_verbose``
-variants) moves a score: the spread is the population sd of the variants'
-scores over their mean.
+Rates are in percentage points. :func:`prefdissect.families.family_spread` then
+measures how far one model prompted differently (a *family*, e.g. ``_concise`` /
+``_verbose`` variants) moves a score: the spread is the population sd of the
+variants' scores over their mean.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,12 +47,7 @@ SCORE_COLUMNS = ("judge", "model", "family", "pairs", "opponents", "raw", "raw_l
 """Columns of ``scores.csv`` (rates in percentage points; strengths on the logit scale)."""
 COMPONENT_COLUMNS = ("judge", "model", "component", "points")
 """Columns of ``score_components.csv``: raw - controlled split into parts."""
-FAMILY_COLUMNS = ("judge", "family", "models", "raw_mean", "raw_spread", "controlled_mean",
-                  "controlled_spread")
-"""Columns of ``families.csv``: each family's mean score and spread (sd / mean)."""
 UNEXPLAINED = "unexplained"
-FAMILY_SUFFIXES = ("_concise", "_verbose")
-"""Name endings that mark a model prompted for a style (AlpacaEval's variants)."""
 
 
 @dataclass
@@ -102,6 +96,19 @@ class ScoreResult:
     """Pairs left out and why, properties dropped, ..."""
     posterior: Posterior | None = None
     """The joint posterior of property weights and strengths."""
+
+
+@dataclass
+class StudyScores:
+    """What :func:`prefdissect.pipeline.scores` made of a study: leaderboards and families."""
+
+    results: dict[str, ScoreResult]
+    """Judge -> its leaderboard (``scores`` carries ``family`` and any published columns)."""
+    families: pd.DataFrame
+    """:data:`~prefdissect.families.FAMILY_COLUMNS` (plus ``published_lc_spread`` with a
+    published leaderboard), every judge's families; empty when no model has a family."""
+    notes: list[str] = field(default_factory=list)
+    """Study-wide notes: judges that could not be scored, and why."""
 
 
 def _observed(judgments: pd.DataFrame) -> pd.Series:
@@ -260,35 +267,6 @@ def model_scores(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
         "controlled", ascending=False, ignore_index=True)
     return ScoreResult(scores, pd.DataFrame(parts, columns=list(COMPONENT_COLUMNS)),
                        controlled, kept, anchor, baseline, notes, post)
-
-
-def family_names(models: list[str], mapping: dict[str, str] | None = None) -> dict[str, str]:
-    """Map each model to its family: the user's mapping, else the name without a style suffix.
-
-    Only families with at least two members present are returned.
-    """
-    pattern = re.compile("(" + "|".join(map(re.escape, FAMILY_SUFFIXES)) + ")$")
-    found = {m: (mapping or {}).get(m) or pattern.sub("", m) for m in models}
-    sizes = pd.Series(found).value_counts()
-    return {m: f for m, f in found.items() if sizes[f] >= 2}
-
-
-def spread(values: pd.Series) -> float:
-    """Return the population sd over the mean: how far prompting moves a family's score."""
-    mean = float(np.mean(values.to_numpy(float)))
-    return float(np.std(values.to_numpy(float)) / mean) if mean else float("nan")
-
-
-def family_spread(scores: pd.DataFrame, mapping: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per family of one judge's leaderboard: mean score and spread, raw and controlled."""
-    families = family_names(list(scores["model"]), mapping)
-    rows = []
-    for family, members in scores[scores["model"].isin(families)].groupby(
-            scores["model"].map(families)):
-        rows.append((members["judge"].iloc[0], family, ", ".join(members["model"]),
-                     members["raw"].mean(), spread(members["raw"]),
-                     members["controlled"].mean(), spread(members["controlled"])))
-    return pd.DataFrame(rows, columns=list(FAMILY_COLUMNS))
 
 
 def published_leaderboard(path) -> pd.DataFrame:

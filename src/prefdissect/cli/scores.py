@@ -24,29 +24,6 @@ LeaderboardOpt = Annotated[Path | None, typer.Option(
     "length_controlled_winrate) to set beside the scores.")]
 
 
-def _family_map(path: Path | None) -> dict[str, str] | None:
-    if path is None:
-        return None
-    from ..errors import InputError
-
-    if not path.exists():
-        raise InputError(path, "does not exist", "check the --family-map path")
-    if path.suffix.lower() in (".yaml", ".yml"):
-        import yaml
-
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise InputError(path, "is not a mapping", "write one 'model: family' per line")
-        return {str(k): str(v) for k, v in data.items()}
-    import pandas as pd
-
-    table = pd.read_csv(path)
-    if not {"model", "family"} <= set(table.columns):
-        raise InputError(path, "lacks the columns model and family", "write a CSV with a "
-                         "header 'model,family' and one row per model")
-    return dict(zip(table["model"].astype(str), table["family"].astype(str)))
-
-
 def scores(study: StudyArg,
            judge: Annotated[list[str] | None, typer.Option(
                "--judge", "-j", help="Judge whose verdicts make the scores (repeatable; "
@@ -60,6 +37,7 @@ def scores(study: StudyArg,
     """Rank models by raw and controlled win rate and split the gap by property."""
     from .. import pipeline
     from ..errors import UsageError
+    from ..families import read_family_map
     from ..properties import load_schema
     from ..scores import ScoreConfig
     from ..study import Study
@@ -71,18 +49,18 @@ def scores(study: StudyArg,
     config = ScoreConfig(control=list(control) if control else None, keep=list(keep or []),
                          anchor_model=anchor_model, max_missing=max_missing, draws=draws,
                          seed=seed, threads=threads)
-    mapping = _family_map(family_map)
+    mapping = read_family_map(family_map)
     schema_obj = load_schema(schema) if schema else Study(study).schema()
     with Study(study).lock("scores", create=False) as target:
-        results = pipeline.scores(target, schema_obj, list(judge) if judge else None, config,
-                                  mapping, leaderboard)
-    families = target.path("families.csv")
-    for name, result in results.items():
+        made = pipeline.scores(target, schema_obj, list(judge) if judge else None, config,
+                               mapping, leaderboard)
+    for name, result in made.results.items():
         _print_leaderboard(name, result, schema_obj.labels())
-        if families.exists():
-            _print_families(name, families)
+        _print_families(made.families[made.families["judge"] == name])
+    for note in made.notes:
+        console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
     console.print(f"wrote {literal(str(study))}/scores.csv, score_components.csv"
-                  + (", families.csv" if families.exists() else ""), highlight=False)
+                  + ("" if made.families.empty else ", families.csv"), highlight=False)
 
 
 def _print_leaderboard(judge: str, result, labels: dict[str, str]) -> None:
@@ -132,12 +110,9 @@ def _print_leaderboard(judge: str, result, labels: dict[str, str]) -> None:
         console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
 
 
-def _print_families(judge: str, path: Path) -> None:
-    import pandas as pd
+def _print_families(table) -> None:
     from rich.table import Table
 
-    table = pd.read_csv(path)
-    table = table[table["judge"] == judge]
     if table.empty:
         return
     published = "published_lc_spread" in table
