@@ -108,6 +108,11 @@ MUTATIONS = [
                'ignore_index=True)\n        frame = frame')],
              ["tests/test_pipeline.py::test_dissect_groups_and_exclusions",
               "tests/test_cli_hardening.py::test_every_request_failing_exits_3_and_says_so"]),
+    Mutation("controlled-interval-80pc", "the controlled win rate's interval is an 80% one",
+             [("src/prefdissect/scores.py",
+               "    alpha = (1 - config.interval) / 2\n    lower, upper = np.quantile(sampled,",
+               "    alpha = (1 - 0.80) / 2\n    lower, upper = np.quantile(sampled,")],
+             ["tests/test_scores.py::test_the_controlled_interval_is_the_posteriors_own"]),
 ]
 
 

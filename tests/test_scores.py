@@ -187,3 +187,56 @@ def test_published_lc_spread_of_models_whose_names_hold_a_comma():
     table = family_spread(scores).set_index("family")
     assert list(table.index) == ["x, y"]
     assert table.loc["x, y", "published_lc_spread"] == pytest.approx(4.0 / 8.0)
+
+
+def test_the_controlled_interval_is_the_posteriors_own():
+    """With a fixed baseline and every property controlled, a model's controlled rate is
+    sigmoid(its strength): its 95% interval is sigmoid(mean -+ 1.96 sd) in closed form."""
+    from scipy.stats import norm
+
+    pairs, judgments, comparisons, _ = simulate_models(4000, seed=8, fixed_baseline=True)
+    result = model_scores(pairs, judgments, comparisons, "sim", ScoreConfig(draws=4000))
+    post, scores = result.posterior, result.scores.set_index("model")
+    d = len(post.mean) - len(scores)  # property columns, then one strength per model
+    z = norm.ppf(0.975)
+    for model, row in scores.iterrows():
+        j = d + int(np.flatnonzero(post.mean[d:] == row["strength"])[0])
+        mu, sd = post.mean[j], np.sqrt(post.cov[j, j])
+        logit = np.log(row[["controlled_lower", "controlled_upper"]].to_numpy(float)
+                       / (100 - row[["controlled_lower", "controlled_upper"]].to_numpy(float)))
+        assert logit == pytest.approx([mu - z * sd, mu + z * sd], abs=0.2 * sd), model
+        assert row["controlled"] == pytest.approx(100 * expit(mu), abs=1e-9)
+
+
+def test_raw_intervals_are_wilson_intervals_and_do_not_collapse():
+    from scipy.stats import binomtest
+
+    n = 30
+    labels = ["A"] * n + ["A"] * 12 + ["B"] * 18  # m1 never wins; m2 wins 18 of 30
+    pairs = pd.DataFrame({"id": [f"p{i}" for i in range(2 * n)], "query": "q",
+                          "response_a": "a", "response_b": "b", "model_a": "base",
+                          "model_b": ["m1"] * n + ["m2"] * n})
+    judgments = pd.DataFrame({"pair_id": pairs["id"], "judge": "j", "label": labels,
+                              "p_a": np.nan})
+    from prefdissect.comparisons import Comparisons
+
+    values = pd.DataFrame({"lengthy": 0.0}, index=pd.Index(pairs["id"], name="pair_id"))
+    comparisons = Comparisons(values, values * 0, sources={"lengthy": "x"})
+    result = model_scores(pairs, judgments, comparisons, "j", ScoreConfig(draws=100))
+    scores = result.scores.set_index("model")
+    for model, wins in (("m1", 0), ("m2", 18)):
+        ci = binomtest(wins, n).proportion_ci(0.95, method="wilson")
+        assert scores.loc[model, "raw"] == pytest.approx(100 * wins / n)
+        assert scores.loc[model, ["raw_lower", "raw_upper"]].tolist() == pytest.approx(
+            [100 * ci.low, 100 * ci.high], abs=1e-9)
+    assert scores.loc["m1", "raw_upper"] > 10
+
+
+def test_a_property_both_controlled_and_kept_is_refused():
+    pairs, judgments, comparisons, _ = simulate_models(500, seed=5)
+    with pytest.raises(UsageError, match="--control and --keep both name lengthy"):
+        model_scores(pairs, judgments, comparisons, "sim",
+                     ScoreConfig(control=["lengthy"], keep=["lengthy"]))
+    with pytest.raises(UsageError, match="leaves no property to control"):
+        model_scores(pairs, judgments, comparisons, "sim",
+                     ScoreConfig(keep=list(comparisons.values.columns)))

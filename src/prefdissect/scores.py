@@ -96,6 +96,10 @@ class ScoreResult:
     """Pairs left out and why, properties dropped, ..."""
     posterior: Posterior | None = None
     """The joint posterior of property weights and strengths."""
+    draws: pd.DataFrame | None = None
+    """Controlled win rates (percent) under joint posterior draws: one row per model on
+    the leaderboard, one column per draw (the draws behind the controlled interval, for
+    intervals of differences between models)."""
 
 
 @dataclass
@@ -117,39 +121,19 @@ def _observed(judgments: pd.DataFrame) -> pd.Series:
     return judgments["p_a"].astype(float).where(judgments["p_a"].notna(), label)
 
 
-def _incidence(model_a: np.ndarray, model_b: np.ndarray, models: list[str]):
-    """Each pair twice, once per model: (model index, pair index, side sign, opponent)."""
-    index = {m: k for k, m in enumerate(models)}
-    n = len(model_a)
-    who = np.r_[[index[m] for m in model_a], [index[m] for m in model_b]]
-    pair = np.r_[np.arange(n), np.arange(n)]
-    sign = np.r_[np.ones(n), -np.ones(n)]
-    opponent = np.r_[[index[m] for m in model_b], [index[m] for m in model_a]]
-    return who, pair, sign, opponent
+def wilson_interval(rate: np.ndarray, n_effective: np.ndarray,
+                    z: float) -> tuple[np.ndarray, np.ndarray]:
+    """Return the Wilson score interval (lower, upper) of proportions ``rate``.
 
-
-def _averaging(who: np.ndarray, opponent: np.ndarray, keep: np.ndarray,
-               n_models: int) -> sparse.csr_matrix:
-    """Weights that average a model's pairs within each opponent, then over opponents."""
-    who, opponent = who[keep], opponent[keep]
-    cells = pd.DataFrame({"who": who, "opp": opponent})
-    per_cell = cells.groupby(["who", "opp"])["who"].transform("size").to_numpy()
-    per_model = cells.groupby("who")["opp"].transform("nunique").to_numpy()
-    rows = np.flatnonzero(keep)
-    return sparse.csr_matrix((1.0 / (per_cell * per_model), (who, rows)),
-                             shape=(n_models, len(keep)))
-
-
-def _raw_interval(values: np.ndarray, who: np.ndarray, opponent: np.ndarray,
-                  n_models: int, z: float) -> np.ndarray:
-    """Half-width of each model's raw-rate interval from per-opponent standard errors."""
-    cells = pd.DataFrame({"who": who, "opp": opponent, "v": values})
-    stats = cells.groupby(["who", "opp"])["v"].agg(["var", "size"]).reset_index()
-    stats["se2"] = stats["var"].fillna(0.0) / stats["size"]
-    per = stats.groupby("who").agg(se2=("se2", "sum"), k=("opp", "nunique"))
-    half = np.full(n_models, np.nan)
-    half[per.index.to_numpy()] = z * np.sqrt(per["se2"].to_numpy()) / per["k"].to_numpy()
-    return half
+    Unlike the normal interval it does not collapse at 0 or 1: a model that
+    never won 30 pairs gets [0, 11.4%], not [0, 0].
+    """
+    rate, n = np.asarray(rate, dtype=float), np.asarray(n_effective, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shrink = 1.0 + z * z / n
+        centre = (rate + z * z / (2 * n)) / shrink
+        half = z / shrink * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
+    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
 def _controls(properties: list[str], config: ScoreConfig) -> tuple[list[str], list[str]]:
@@ -158,15 +142,43 @@ def _controls(properties: list[str], config: ScoreConfig) -> tuple[list[str], li
     if unknown:
         raise UsageError(f"--control/--keep {', '.join(unknown)}: not in the model; the "
                          f"properties in the model are {', '.join(properties)}")
+    both = [p for p in config.control or [] if p in set(config.keep)]
+    if both:
+        raise UsageError(f"--control and --keep both name {', '.join(both)}: a property is "
+                         "either set to zero or left as it is; give it once")
     controlled = [p for p in asked if p not in set(config.keep)]
+    if not controlled:
+        raise UsageError("--keep leaves no property to control; keep fewer properties")
     return controlled, [p for p in properties if p not in set(controlled)]
 
 
-def model_scores(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
-                 judge: str, config: ScoreConfig | None = None) -> ScoreResult:
-    """Raw and controlled win rates of every model one judge compared; see the module doc."""
-    config = config or ScoreConfig()
-    notes: list[str] = []
+@dataclass
+class _Design:
+    """One judge's pairs as the score model sees them."""
+
+    table: pd.DataFrame
+    """The judged pairs with both model names and ``y`` = P(A wins)."""
+    X: np.ndarray
+    """Property comparisons (missing as 0), then the model-strength columns."""
+    properties: list[str]
+    """Property columns of ``X``, in order."""
+    controlled: list[str]
+    """Properties set to zero for the controlled score."""
+    kept: list[str]
+    """Properties in the model left as they are."""
+    fit_rows: np.ndarray
+    """Pairs with every property measured: the ones the model is fitted on."""
+    anchor: str
+    """Model whose strength is fixed at 0."""
+    models: list[str]
+    """The anchor, then the model of each strength column."""
+    term_width: int
+    """Number of strength columns."""
+
+
+def _judged_table(pairs: pd.DataFrame, judgments: pd.DataFrame, judge: str,
+                  notes: list[str]) -> pd.DataFrame:
+    """Return the judge's pairs that name two different models and carry a usable label."""
     mine = judgments[judgments["judge"] == judge].drop_duplicates("pair_id", keep="last")
     if mine.empty:
         raise UsageError(f"no judgments from {judge}; judges in this study: "
@@ -182,6 +194,12 @@ def model_scores(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
     if table.empty:
         raise FitError(f"{judge}: no judged pair names both models; scores need model_a and "
                        "model_b")
+    return table
+
+
+def _design(table: pd.DataFrame, comparisons: Comparisons, config: ScoreConfig,
+            notes: list[str]) -> _Design:
+    """Properties (sparse ones dropped), what is controlled, and one strength per model."""
     comparisons, dropped = comparisons.without_sparse(config.max_missing)
     if dropped:
         notes.append("properties left out of the model (missing for more than "
@@ -194,55 +212,142 @@ def model_scores(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
         notes.append(f"{int((~fit_rows).sum())} pairs count in the raw rate but not in the "
                      "model (a property in the model has no value for them)")
     anchor = config.anchor_model or default_anchor(table)
-    design = term_design(table, "models", "style control", anchor)
-    X = np.hstack([np.nan_to_num(X_props), design.columns])
-    d = len(properties)
-    sd = np.r_[np.full(d, np.nan), np.full(design.width, config.term_prior_sd)]
-    (post,) = fit_problems([Problem(X, table["y"].to_numpy(float), fit_rows.astype(float), sd)],
+    terms = term_design(table, "models", "style control", anchor)
+    return _Design(table, np.hstack([np.nan_to_num(X_props), terms.columns]), properties,
+                   controlled, kept, fit_rows, anchor, [anchor, *terms.names], terms.width)
+
+
+def _fit(design: _Design, config: ScoreConfig, notes: list[str]) -> Posterior:
+    """Fit the joint posterior of the property weights and the model strengths."""
+    d = len(design.properties)
+    sd = np.r_[np.full(d, np.nan), np.full(design.term_width, config.term_prior_sd)]
+    (post,) = fit_problems([Problem(design.X, design.table["y"].to_numpy(float),
+                                    design.fit_rows.astype(float), sd)],
                            prior_scale=config.prior_scale, interval=config.interval,
                            threads=config.threads)
     if not post.diagnostics.get("converged", True):
         notes.append(f"the score model did not converge: {post.diagnostics.get('warning')}")
-    models = [anchor, *design.names]
-    who, pair, sign, opponent = _incidence(table["model_a"].astype(str).to_numpy(),
-                                           table["model_b"].astype(str).to_numpy(), models)
-    everything = np.ones(len(who), dtype=bool)
-    in_fit = fit_rows[pair]
-    raw_avg = _averaging(who, opponent, everything, len(models))
-    fit_avg = _averaging(who, opponent, in_fit, len(models))
-    y = table["y"].to_numpy(float)[pair]
-    wins = np.where(sign > 0, y, 1 - y)
-    raw = 100 * raw_avg @ wins
-    z = float(norm.ppf(0.5 + config.interval / 2))
-    raw_half = 100 * _raw_interval(wins, who, opponent, len(models), z)
+    return post
 
-    ctrl_cols = [properties.index(p) for p in controlled]
-    X_ctrl = X.copy()
-    X_ctrl[:, ctrl_cols] = 0.0
-    logit_full, logit_ctrl = X @ post.mean, X_ctrl @ post.mean
-    fitted = 100 * fit_avg @ expit(sign * logit_full[pair])
-    controlled_rate = 100 * fit_avg @ expit(sign * logit_ctrl[pair])
+
+@dataclass
+class _Incidence:
+    """Each pair twice, once per model, and how a model's rate averages its pairs."""
+
+    who: np.ndarray
+    """Model index of each entry."""
+    pair: np.ndarray
+    """Pair index of each entry."""
+    sign: np.ndarray
+    """+1 where the model is side A, -1 where it is side B."""
+    opponent: np.ndarray
+    """The other model's index."""
+    raw_average: sparse.csr_matrix
+    """Models x entries: the weights of the raw rate (every pair)."""
+    fit_average: sparse.csr_matrix
+    """Models x entries: the weights of the fitted rates (pairs in the model only)."""
+    unfitted: np.ndarray
+    """Models none of whose pairs entered the model."""
+
+
+def _incidence(design: _Design) -> _Incidence:
+    models, table = design.models, design.table
+    index = {m: k for k, m in enumerate(models)}
+    a = [index[m] for m in table["model_a"].astype(str)]
+    b = [index[m] for m in table["model_b"].astype(str)]
+    n = len(table)
+    who, opponent = np.r_[a, b], np.r_[b, a]
+    pair = np.r_[np.arange(n), np.arange(n)]
+    sign = np.r_[np.ones(n), -np.ones(n)]
+    in_fit = design.fit_rows[pair]
+    return _Incidence(who, pair, sign, opponent,
+                      _averaging(who, opponent, np.ones(len(who), dtype=bool), len(models)),
+                      _averaging(who, opponent, in_fit, len(models)),
+                      np.bincount(who[in_fit], minlength=len(models)) == 0)
+
+
+def _averaging(who: np.ndarray, opponent: np.ndarray, keep: np.ndarray,
+               n_models: int) -> sparse.csr_matrix:
+    """Weights that average a model's pairs within each opponent, then over opponents."""
+    who, opponent = who[keep], opponent[keep]
+    cells = pd.DataFrame({"who": who, "opp": opponent})
+    per_cell = cells.groupby(["who", "opp"])["who"].transform("size").to_numpy()
+    per_model = cells.groupby("who")["opp"].transform("nunique").to_numpy()
+    rows = np.flatnonzero(keep)
+    return sparse.csr_matrix((1.0 / (per_cell * per_model), (who, rows)),
+                             shape=(n_models, len(keep)))
+
+
+def _raw_rates(design: _Design, inc: _Incidence,
+               z: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw rate (percent) per model and its Wilson interval on the effective pair count.
+
+    A rate averaged with weights ``w`` (within opponents, then over them) has
+    Kish's effective size ``1 / sum(w^2)``: the pair count when there is one
+    opponent. The binomial variance is an upper bound for P(win) labels.
+    """
+    y = design.table["y"].to_numpy(float)[inc.pair]
+    wins = np.where(inc.sign > 0, y, 1 - y)
+    rate = inc.raw_average @ wins
+    n_effective = 1.0 / np.asarray(inc.raw_average.multiply(inc.raw_average).sum(axis=1)).ravel()
+    lower, upper = wilson_interval(rate, n_effective, z)
+    return 100 * rate, 100 * lower, 100 * upper
+
+
+def _controlled_design(design: _Design) -> np.ndarray:
+    X_ctrl = design.X.copy()
+    X_ctrl[:, [design.properties.index(p) for p in design.controlled]] = 0.0
+    return X_ctrl
+
+
+def _predicted(inc: _Incidence, logits: np.ndarray) -> np.ndarray:
+    """Each model's predicted win rate (percent) from per-pair logits (pairs x k)."""
+    logits = logits.reshape(len(logits), -1)
+    return 100 * (inc.fit_average @ expit(inc.sign[:, None] * logits[inc.pair]))
+
+
+def _controlled_draws(design: _Design, inc: _Incidence, post: Posterior,
+                      config: ScoreConfig) -> np.ndarray:
+    """Return controlled win rates (percent) under joint posterior draws: models x draws."""
+    X_ctrl = _controlled_design(design)
     draws = post.draws(config.draws, config.seed)
-    sampled = np.hstack([100 * fit_avg @ expit(sign[:, None] * (X_ctrl @ chunk.T)[pair])
-                         for chunk in np.array_split(draws, max(1, len(draws) // 200))])
+    return np.hstack([_predicted(inc, X_ctrl @ chunk.T)
+                      for chunk in np.array_split(draws, max(1, len(draws) // 200))])
+
+
+def _shapley_points(design: _Design, inc: _Incidence, post: Posterior) -> np.ndarray:
+    """Aumann-Shapley split of each model's fitted - controlled (points): models x controlled.
+
+    For a logistic model of a sum, a property's share of a pair's change is its
+    share of the logit change times the average slope along the way.
+    """
+    columns = [design.properties.index(p) for p in design.controlled]
+    logit_full = design.X @ post.mean
+    logit_ctrl = _controlled_design(design) @ post.mean
+    delta = inc.sign * (logit_full - logit_ctrl)[inc.pair]
+    base = inc.sign * logit_ctrl[inc.pair]
+    moved = np.abs(delta) > 1e-9
+    slope = np.where(moved, (expit(base + delta) - expit(base)) / np.where(moved, delta, 1.0),
+                     expit(base) * (1 - expit(base)))
+    shares = inc.sign[:, None] * design.X[inc.pair][:, columns] * post.mean[columns]
+    return 100 * (inc.fit_average @ (shares * slope[:, None]))
+
+
+def _leaderboard(judge: str, design: _Design, inc: _Incidence, post: Posterior,
+                 config: ScoreConfig, notes: list[str]) -> ScoreResult:
+    """Assemble the table, the parts and the draws; a model outside the fit keeps raw only."""
+    z = float(norm.ppf(0.5 + config.interval / 2))
+    raw, raw_lower, raw_upper = _raw_rates(design, inc, z)
+    fitted = _predicted(inc, design.X @ post.mean)[:, 0]
+    controlled = _predicted(inc, _controlled_design(design) @ post.mean)[:, 0]
+    sampled = _controlled_draws(design, inc, post, config)
     alpha = (1 - config.interval) / 2
     lower, upper = np.quantile(sampled, [alpha, 1 - alpha], axis=1)
-
-    # Aumann-Shapley split of each pair's change from controlled to fitted.
-    delta = sign * (logit_full - logit_ctrl)[pair]
-    base = sign * logit_ctrl[pair]
-    change = expit(base + delta) - expit(base)
-    slope = np.where(np.abs(delta) > 1e-9, change / np.where(np.abs(delta) > 1e-9, delta, 1.0),
-                     expit(base) * (1 - expit(base)))
-    shares = (sign[:, None] * X[pair][:, ctrl_cols] * post.mean[ctrl_cols]) * slope[:, None]
-    points = 100 * (fit_avg @ shares)
-
+    points = _shapley_points(design, inc, post)
+    d, models, unfitted = len(design.properties), design.models, inc.unfitted
     strength = np.r_[0.0, post.mean[d:]]
-    s_lower = np.r_[0.0, post.lower[d:]]
-    s_upper = np.r_[0.0, post.upper[d:]]
-    # A model none of whose pairs entered the fit has no fitted or controlled score.
-    unfitted = np.bincount(who[in_fit], minlength=len(models)) == 0
-    for values in (fitted, controlled_rate, lower, upper, points):
+    s_lower, s_upper = np.r_[0.0, post.lower[d:]], np.r_[0.0, post.upper[d:]]
+    for values in (fitted, controlled, lower, upper, points, sampled):
         values[unfitted] = np.nan
     for values in (strength, s_lower, s_upper):
         values[1:][unfitted[1:]] = np.nan  # the anchor's strength is 0 by definition
@@ -250,23 +355,37 @@ def model_scores(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
     if lost:
         notes.append(f"no pair of {', '.join(lost)} entered the model (a property in it has "
                      "no value for them): raw rate only, no fitted or controlled score")
-    n_pairs = np.bincount(who, minlength=len(models))
-    n_opp = pd.DataFrame({"w": who, "o": opponent}).groupby("w")["o"].nunique()
-    baseline = fixed_baseline(table)
-    rows, parts = [], []
+    n_pairs = np.bincount(inc.who, minlength=len(models))
+    n_opp = pd.DataFrame({"w": inc.who, "o": inc.opponent}).groupby("w")["o"].nunique()
+    baseline = fixed_baseline(design.table)
+    rows, parts, shown = [], [], []
     for k, model in enumerate(models):
         if model == baseline:
             continue  # a fixed baseline only ever plays itself out of the leaderboard
+        shown.append(k)
         rows.append((judge, model, None, int(n_pairs[k]), int(n_opp.get(k, 0)), raw[k],
-                     raw[k] - raw_half[k], raw[k] + raw_half[k], fitted[k], controlled_rate[k],
-                     lower[k], upper[k], raw[k] - fitted[k], strength[k], s_lower[k],
-                     s_upper[k]))
-        parts += [(judge, model, p, points[k, j]) for j, p in enumerate(controlled)]
+                     raw_lower[k], raw_upper[k], fitted[k], controlled[k], lower[k], upper[k],
+                     raw[k] - fitted[k], strength[k], s_lower[k], s_upper[k]))
+        parts += [(judge, model, p, points[k, j]) for j, p in enumerate(design.controlled)]
         parts.append((judge, model, UNEXPLAINED, raw[k] - fitted[k]))
     scores = pd.DataFrame(rows, columns=list(SCORE_COLUMNS)).sort_values(
         "controlled", ascending=False, ignore_index=True)
+    draws = pd.DataFrame(sampled[shown], index=pd.Index([models[k] for k in shown],
+                                                        name="model"))
     return ScoreResult(scores, pd.DataFrame(parts, columns=list(COMPONENT_COLUMNS)),
-                       controlled, kept, anchor, baseline, notes, post)
+                       design.controlled, design.kept, design.anchor, baseline, notes, post,
+                       draws)
+
+
+def model_scores(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
+                 judge: str, config: ScoreConfig | None = None) -> ScoreResult:
+    """Raw and controlled win rates of every model one judge compared; see the module doc."""
+    config = config or ScoreConfig()
+    notes: list[str] = []
+    table = _judged_table(pairs, judgments, judge, notes)
+    design = _design(table, comparisons, config, notes)
+    post = _fit(design, config, notes)
+    return _leaderboard(judge, design, _incidence(design), post, config, notes)
 
 
 def published_leaderboard(path) -> pd.DataFrame:

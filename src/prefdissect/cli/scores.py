@@ -96,8 +96,8 @@ def _print_leaderboard(judge: str, result, labels: dict[str, str]) -> None:
         view.add_row(*cells)
     console.print(view)
     controlled = ", ".join(labels.get(p, p) for p in result.controlled)
-    console.print(f"[dim]win rate in % (95% intervals: raw from the pairs, controlled from the "
-                  f"posterior); controlled: {literal(controlled)}"
+    console.print(f"[dim]win rate in % (95% intervals: raw Wilson from the pairs, controlled "
+                  f"from the posterior); controlled: {literal(controlled)}"
                   + (f"; kept: {literal(', '.join(result.kept))}" if result.kept else "")
                   + f"; strengths anchored at {literal(result.anchor)}[/]", highlight=False)
     if published:
