@@ -18,6 +18,7 @@ interval ends.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -355,13 +356,24 @@ def fit_profiles(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comp
         notes.append(f"{skipped} (judge, group) fits skipped for fewer than {config.min_pairs} "
                      "usable pairs")
     if not tasks:
-        raise FitError("no (judge, group) has enough usable pairs to fit; see the exclusions")
+        raise FitError(_too_few(used, exclusions, config.min_pairs))
     posteriors = fit_problems(problems, config.engine, config.prior_scale, config.interval,
                               threads=config.threads)
     result = _assemble(tasks, posteriors, problems, properties, terms, config, k)
     result.exclusions, result.used, result.notes = exclusions, used, notes
     result.unmeasured = list(comparisons.unmeasured)
     return result
+
+
+def _too_few(used: dict[str, int], exclusions: list, min_pairs: int) -> str:
+    """Say why nothing could be fitted: each judge's usable pairs, and what was left out."""
+    counts = ", ".join(f"{judge} {n}" for judge, n in used.items()) or "no judge"
+    reasons = Counter(x.reason for x in exclusions)
+    left = "; left out of the fit: " + ", ".join(
+        f"{n} {reason}" for reason, n in reasons.most_common()) if reasons else ""
+    return (f"no (judge, group) has the --min-pairs {min_pairs} usable pairs a fit needs; "
+            f"usable pairs in group 'all': {counts}{left}; give more judged pairs, or lower "
+            "--min-pairs (fits of very few pairs are mostly the prior)")
 
 
 def _summary(task: _Task, posteriors: list[Posterior], config: FitConfig):
