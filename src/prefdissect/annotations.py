@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import registry
+from .errors import UsageError
 from .properties import PropertySchema
 
 OK, FAILED, NOT_APPLICABLE = "ok", "failed", "not_applicable"
@@ -50,6 +51,36 @@ class Annotator(Protocol):
 def make_annotator(name: str, **options) -> Annotator:
     """Build the annotator registered as ``name``."""
     return registry.get("annotator", name).factory(**options)
+
+
+def check_measured(schema: PropertySchema, annotators: list[str], annotated: set[str],
+                   source: str | None) -> None:
+    """Refuse a schema property that looks misspelt and that nothing would measure.
+
+    ``annotated`` names properties that already have values (brought by the user);
+    ``source`` is the schema file, for the message.
+    """
+    from .properties import misspelt
+
+    suspects = misspelt(schema)
+    if not suspects:
+        return
+    measured = set(annotated)
+    for name in annotators:
+        if name == "llm":
+            from .annotators.llm import LLMAnnotator
+
+            measured |= set(LLMAnnotator(None, "probe").measures(schema))
+            continue
+        try:
+            measured |= set(make_annotator(name).measures(schema))
+        except TypeError:  # an annotator that needs settings: it may measure anything
+            return
+    for name, close in suspects.items():
+        if name not in measured:
+            raise UsageError(f"--schema {source}: no annotator measures the property '{name}'; "
+                             f"did you mean '{close}'? (a property of your own gets its "
+                             "values from `prefdissect annotate STUDY --from FILE`)")
 
 
 def values_to_frame(pair_ids: np.ndarray, properties: list[str], values_a: np.ndarray,

@@ -6,7 +6,10 @@ its own, and returns what it made, so the CLI (and notebooks) stay thin.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from .families import family_names, family_spread
 from .importers import ImportResult, run_import
 from .judges import JudgeRun, stats_frame
 from .judgments import judgments_to_frame
+from .pairs import PAIR_COLUMNS, metadata_column
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
 from .properties import TRAITS, PropertySchema
 from .scores import ScoreConfig, StudyScores, model_scores, published_leaderboard
@@ -204,6 +208,137 @@ def scores(study: Study, schema: PropertySchema | None = None, judges: list[str]
         study.write_frame("families.csv", found)
     return StudyScores(results, found, [f"{judge} not scored: {why}"
                                         for judge, why in skipped.items()])
+
+
+def check_targets(pairs: pd.DataFrame, judgments: pd.DataFrame, config: FitConfig,
+                  extra_judges: list[str] | tuple[str, ...] = ()) -> None:
+    """Check the fit's judges and group columns against the data, before any work on it.
+
+    ``extra_judges`` are judges that will be run on the pairs (they are not in
+    ``judgments`` yet).
+    """
+    known = list(dict.fromkeys([*judgments["judge"], *extra_judges]))
+    missing = [j for j in config.judges or [] if j not in known]
+    if missing:
+        raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
+                         f"{', '.join(known) or 'none'}")
+    for name in config.group_by or []:
+        values = pairs[name] if name in PAIR_COLUMNS else metadata_column(pairs, name)
+        if values.isna().all():
+            keys = sorted({k for text in pairs["metadata"].dropna() for k in json.loads(text)})
+            raise UsageError(f"--group-by {name}: no pair has a column or metadata key "
+                             f"'{name}'; metadata keys in this data: "
+                             f"{', '.join(keys[:20]) or 'none'}")
+
+
+StageProgress = Callable[[str, "int | None"], AbstractContextManager["Progress | None"]]
+"""Makes one stage's progress display: called with a label and the number of items (None
+when unknown), it returns a context manager that yields the callback the stage calls with
+each batch of finished items (or None for no display)."""
+
+
+@contextmanager
+def _no_progress(label: str, total: int | None) -> Iterator[None]:
+    yield None
+
+
+@dataclass
+class AnnotationRun:
+    """What one annotator did to a study."""
+
+    annotator: str
+    """The annotator's registered name."""
+    pairs: int
+    """Pairs it was run on."""
+    values: int
+    """Annotation rows it holds in the study (one per pair and property)."""
+    failed: int
+    """Of those, values that failed (kept with their reasons)."""
+
+
+@dataclass
+class Dissection:
+    """What :func:`dissect` did: each stage's record, in order."""
+
+    imported: ImportResult
+    """The import (pairs, judgments, exclusions, notes)."""
+    annotated: list[AnnotationRun]
+    """One record per annotator run."""
+    judged: dict[str, JudgeRun]
+    """Judge name -> its run, for each judge run on the pairs."""
+    fit: FitResult
+    """The profiles and their diagnostics."""
+    summary: dict[str, Any]
+    """The summary `dissect` prints (also ``summary.json``)."""
+
+
+def dissect(source: str | Path, format: str, study: Study, *,
+            annotators: list[str] | tuple[str, ...] = ("heuristic",),
+            annotator_options: dict[str, dict[str, Any]] | None = None,
+            judges: list | tuple = (), schema: PropertySchema | None = None,
+            config: FitConfig | None = None, seed: int = 0,
+            import_options: dict[str, Any] | None = None,
+            progress: StageProgress | None = None) -> Dissection:
+    """Import, annotate, judge and fit in one go: the whole pipeline on one source.
+
+    Parameters
+    ----------
+    source, format
+        What to import, and the registered importer that reads it.
+    study
+        The study to write (the caller holds its lock and has checked it may be
+        written, :meth:`Study.check_import_target`).
+    annotators
+        Registered annotators to run, in order.
+    annotator_options
+        Annotator name -> keyword arguments for it (the LLM annotator's client,
+        model, ...).
+    judges
+        Judges to run on every pair (objects with ``name`` and ``judge(pairs,
+        progress)``, e.g. the registry's ``llm`` or ``reward`` judges).
+    schema
+        The property schema; None: the study's own (the default one plus any
+        properties the import brought).
+    config
+        Fit settings; its ``judges`` and ``group_by`` are checked against the
+        imported data before anything else is written.
+    seed
+        Seed of the import (sources whose order it randomises).
+    import_options
+        Options for the importer (``columns``, ``pairs_per_prompt``: see
+        :func:`~prefdissect.importers.run_import`).
+    progress
+        Progress displays for the long stages (:data:`StageProgress`).
+
+    Returns
+    -------
+    Dissection
+        Each stage's record and the fit's summary.
+    """
+    config = config or FitConfig()
+    progress = progress or _no_progress
+    result = run_import(source, format, seed=seed, **(import_options or {}))
+    check_targets(result.pair_frame(texts=False), result.judgment_frame(), config,
+                  [w.name for w in judges])
+    study.save_import(result)
+    schema = schema or study.schema()  # the import may have brought properties
+    annotated = []
+    for name in annotators:
+        options = (annotator_options or {}).get(name, {})
+        # work through an LLM client counts requests (total unknown); the rest, pairs
+        total = None if options.get("client") is not None else len(result.pairs)
+        with progress(f"annotating with {name}", total) as advance:
+            annotate(study, name, schema, progress=advance, **options)
+        annotated.append(AnnotationRun(name, len(result.pairs),
+                                       *study.annotation_counts(name)))
+    judged = {}
+    for worker in judges:
+        total = None if getattr(worker, "client", None) is not None else len(result.pairs)
+        with progress(f"judging with {worker.name}", total) as advance:
+            judged[worker.name] = judge(study, worker, progress=advance)
+    fitted = fit(study, schema, config)
+    return Dissection(result, annotated, judged, fitted,
+                      json.loads(study.path("summary.json").read_text(encoding="utf-8")))
 
 
 @dataclass

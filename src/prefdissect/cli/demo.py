@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -30,11 +29,9 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Study folder to 
     console.print(f"simulated {pairs} pairs and a judge with known weights -> "
                   f"{literal(source)}", highlight=False)
     with Study(out).lock("demo") as study:
-        pipeline.import_pairs(source, "pairs", study)
-        pipeline.annotate(study, "heuristic")
-        result = pipeline.fit(study, config=FitConfig())
-    print_summary(console, json.loads(study.path("summary.json").read_text()), str(out))
-    table = sim.recovery(result.profiles, data.weights)
+        done = pipeline.dissect(source, "pairs", study, config=FitConfig())
+    print_summary(console, done.summary, str(out))
+    table = sim.recovery(done.fit.profiles, data.weights)
     view = Table("property", "true weight", "recovered", "95% interval", "covered",
                  title="recovered vs true weights", title_justify="left", box=None)
     for row in table.itertuples():

@@ -68,15 +68,20 @@ def run_llm_annotation(study, options: dict, schema) -> None:
         frame = pipeline.annotate(study, "llm", schema,
                                   progress=lambda n: bar.advance(task, n), **options)
     mine = frame[frame["annotator"] == "llm"]
-    failed = int((mine["status"] == "failed").sum())
-    console.print(f"annotated {len(study.pairs())} pairs with {literal(model)}: {len(mine)} "
-                  f"values, {failed} failed (kept with their reasons)", highlight=False)
+    print_annotation_run(len(study.pairs()), model, len(mine),
+                         int((mine["status"] == "failed").sum()))
     consistency = study.path("annotation_consistency.csv")
     if options.get("swap_check") and consistency.exists():
         flips = pd.read_csv(consistency).sort_values("flip_rate", ascending=False)
         console.print("flip rate under A/B swap: " + ", ".join(
             f"{literal(r.property)} {100 * r.flip_rate:.0f}%" for r in flips.itertuples()),
             highlight=False)
+
+
+def print_annotation_run(pairs: int, model: str, values: int, failed: int) -> None:
+    """Say how an LLM annotation went: values made and failed."""
+    console.print(f"annotated {pairs} pairs with {literal(model)}: {values} values, {failed} "
+                  "failed (kept with their reasons)", highlight=False)
 
 
 def run_llm_judge(study, worker) -> None:
@@ -86,12 +91,17 @@ def run_llm_judge(study, worker) -> None:
     with request_progress(f"judging with {worker.model}") as bar:
         task = bar.add_task("judge", total=None)
         run = pipeline.judge(study, worker, progress=lambda n: bar.advance(task, n))
-    stats = run.stats(worker.name)
+    print_judge_run(worker.name, run)
+
+
+def print_judge_run(name: str, run) -> None:
+    """Say how an LLM judge's run went: pairs judged, failures, position behaviour."""
+    stats = run.stats(name)
     if not stats["judged"]:
-        console.print(f"[bold red]{literal(worker.name)}: no pair was judged[/] (all "
+        console.print(f"[bold red]{literal(name)}: no pair was judged[/] (all "
                       f"{stats['pairs']} failed; reasons in exclusions.csv)", highlight=False)
         return
-    console.print(f"{literal(worker.name)}: judged {stats['judged']} of {stats['pairs']} pairs "
+    console.print(f"{literal(name)}: judged {stats['judged']} of {stats['pairs']} pairs "
                   f"({stats['failed']} failed, see exclusions.csv); position consistency "
                   f"{100 * stats['position_consistency']:.1f}%, first position chosen "
                   f"{100 * stats['first_position_rate']:.1f}% of the time", highlight=False)

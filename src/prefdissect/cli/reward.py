@@ -49,7 +49,12 @@ def run_reward_judge(study, worker) -> None:
                   MofNCompleteColumn(), console=console, transient=True) as bar:
         task = bar.add_task("reward", total=total)
         run = pipeline.judge(study, worker, progress=lambda n: bar.advance(task, n))
-    stats = run.stats(worker.name)
-    console.print(f"{literal(worker.name)}: judged {stats['judged']} of {stats['pairs']} pairs "
+    print_reward_run(worker.name, run)
+
+
+def print_reward_run(name: str, run) -> None:
+    """Say how a reward-model judge's run went."""
+    stats = run.stats(name)
+    console.print(f"{literal(name)}: judged {stats['judged']} of {stats['pairs']} pairs "
                   f"({stats['failed']} without two usable scores, see exclusions.csv); "
                   "P(A) = sigmoid(reward A - reward B)", highlight=False)

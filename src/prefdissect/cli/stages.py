@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -72,53 +74,6 @@ def _check_source(source: Path) -> None:
 
     if not source.exists():
         raise UsageError(f"{source} does not exist; check the path")
-
-
-def _check_schema_names(schema_obj, annotators: list[str], annotated: set[str],
-                        source: str | None) -> None:
-    """Refuse a schema property that looks misspelt and that nothing would measure."""
-    from .. import registry
-    from ..errors import UsageError
-    from ..properties import misspelt
-
-    suspects = misspelt(schema_obj)
-    if not suspects:
-        return
-    measured = set(annotated)
-    for name in annotators:
-        factory = registry.get("annotator", name).factory
-        if name == "llm":
-            from ..annotators.llm import LLMAnnotator
-            measured |= set(LLMAnnotator(None, "probe").measures(schema_obj))
-        else:
-            try:
-                measured |= set(factory().measures(schema_obj))
-            except TypeError:  # an annotator that needs settings: it may measure anything
-                return
-    for name, close in suspects.items():
-        if name not in measured:
-            raise UsageError(f"--schema {source}: no annotator measures the property '{name}'; "
-                             f"did you mean '{close}'? (a property of your own gets its "
-                             "values from `prefdissect annotate STUDY --from FILE`)")
-
-
-def _check_targets(pairs, judgments, judges, group_by, extra_judges=()) -> None:
-    """Check --judge and --group-by against the pairs and judgments, before any work."""
-    from ..errors import UsageError
-    from ..pairs import PAIR_COLUMNS, metadata_column
-
-    known = list(dict.fromkeys([*judgments["judge"], *extra_judges]))
-    missing = [j for j in judges or [] if j not in known]
-    if missing:
-        raise UsageError(f"--judge {', '.join(missing)}: not in this data; judges found: "
-                         f"{', '.join(known) or 'none'}")
-    for name in group_by or []:
-        values = pairs[name] if name in PAIR_COLUMNS else metadata_column(pairs, name)
-        if values.isna().all():
-            keys = sorted({k for text in pairs["metadata"].dropna() for k in json.loads(text)})
-            raise UsageError(f"--group-by {name}: no pair has a column or metadata key "
-                             f"'{name}'; metadata keys in this data: "
-                             f"{', '.join(keys[:20]) or 'none'}")
 
 
 def _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper, seed, max_missing,
@@ -207,7 +162,7 @@ def _annotate(target, annotator, schema, from_file, model, base_url, api_key, re
               steps, structured, swap_check, prompts, max_tokens, concurrency, timeout,
               max_attempts, max_wait, prices, dry_run, batch_export) -> None:
     from .. import registry
-    from ..annotations import read_user_annotations
+    from ..annotations import check_measured, read_user_annotations
     from ..errors import UsageError
     from ..llm.batch import export_batch
     from ..llm.client import Prices
@@ -233,7 +188,7 @@ def _annotate(target, annotator, schema, from_file, model, base_url, api_key, re
         raise UsageError(f"--dry-run and --batch-export apply to the llm annotator, not "
                          f"'{annotator}'")
     done = target.annotated_properties()
-    _check_schema_names(schema_obj, [annotator], done, schema)
+    check_measured(schema_obj, [annotator], done, schema)
     if annotator != "llm":
         _annotate_with_progress(target, annotator, schema)
         return
@@ -277,7 +232,7 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
                      seed, max_missing, model_terms, anchor_model, threads)
     schema_obj = load_schema(schema) if schema else None  # None: the study's own schema
     with Study(study).lock("fit", create=False) as target:
-        _check_targets(target.pairs(texts=False), target.judgments(), judge, group_by)
+        pipeline.check_targets(target.pairs(texts=False), target.judgments(), config)
         pipeline.fit(target, schema_obj, config)
     print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
 
@@ -308,81 +263,105 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             columns: ColumnsOpt = None, pairs_per_prompt: PairsPerPromptOpt = None,
             overwrite: OverwriteOpt = False) -> None:
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
-    from .. import registry
+    from .. import pipeline, registry
+    from ..annotations import check_measured
     from ..errors import UsageError
     from ..importers import check_options
     from ..properties import load_schema
     from ..study import Study
-    from .llm import check_base_url, llm_annotator_options
+    from .llm import check_base_url, finish, llm_annotator_options, make_client
+    from .render import print_summary
 
     # every option is checked before anything is read, asked or written
     import_options = check_options(format, columns=columns, pairs_per_prompt=pairs_per_prompt)
     _check_source(source)
-    schema_obj = load_schema(schema)
+    schema_obj = load_schema(schema) if schema else None  # None: the study's (after import)
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed, max_missing, model_terms, anchor_model, threads)
     annotators = list(dict.fromkeys(annotator or ["heuristic"]))
     for name in annotators:
         registry.get("annotator", name)
-    _check_schema_names(schema_obj, annotators, set(), schema)
+    if "llm" not in annotators:
+        unused = [flag for flag, given in (("--model", model), ("--reference-model",
+                                                                  reference_model),
+                                           ("--max-tokens", max_tokens)) if given]
+        if unused:
+            raise UsageError(f"{', '.join(unused)} set{'s' if len(unused) == 1 else ''} the "
+                             "llm annotator, which this run does not use: add --annotator "
+                             "llm, or leave them out (an LLM judge is named by --llm-judge)")
+    check_measured(load_schema(schema), annotators, set(), schema)
     reward_judges = []
     for path in reward_model or []:
         if not path.exists():
             raise UsageError(f"--reward-model {path}: no such folder")
         reward_judges.append(registry.get("judge", "reward").factory(str(path)))
-    llm_options = None
+    options = {}
     if "llm" in annotators or llm_judge:
         check_base_url(base_url)
     if "llm" in annotators:
-        llm_options = llm_annotator_options(
+        options["llm"] = llm_annotator_options(
             None, model, reference_model=reference_model,
             steps="query,free,aware,specific,errors", structured=True, swap_check=False,
             prompts=None, max_tokens=max_tokens)
     with Study(out).lock("dissect") as target:
         target.check_import_target(source, format, seed, overwrite)
-        _dissect(target, source, format, judge, group_by, annotators, llm_options, llm_judge,
-                 (base_url, api_key, concurrency, timeout, max_attempts, max_wait), schema,
-                 schema_obj, config, seed, reward_judges, import_options)
-
-
-def _dissect(target, source, format, judge, group_by, annotators, llm_options, llm_judge,
-             connection, schema, schema_obj, config, seed, reward_judges=(),
-             import_options=None) -> None:
-    from .. import pipeline, registry
-    from ..importers import run_import
-    from .llm import finish, make_client, run_llm_annotation, run_llm_judge
-    from .render import print_summary
-    from .reward import run_reward_judge
-
-    result = run_import(source, format, seed=seed, **(import_options or {}))
-    # --judge and --group-by are checked against the data before any annotation starts
-    _check_targets(result.pair_frame(texts=False), result.judgment_frame(), judge,
-                   group_by,
-                   extra_judges=[*(llm_judge or []), *(w.name for w in reward_judges)])
-    target.save_import(result)
-    console.print(f"imported {len(result.pairs)} pairs, {len(result.judgments)} judgments",
-                  highlight=False)
-    client = None
-    if llm_options is not None or llm_judge:
-        base_url, api_key, concurrency, timeout, max_attempts, max_wait = connection
-        client = make_client(target.root, base_url, api_key, concurrency, timeout,
-                             max_attempts, None, max_wait)
-    if not schema:  # the import may have brought properties: use the study's schema
-        schema_obj = target.schema()
-    for name in annotators:
-        if name == "llm":
-            run_llm_annotation(target, {**llm_options, "client": client}, schema_obj)
-        else:
-            _annotate_with_progress(target, name, schema)
-    for judge_model in llm_judge or []:
-        run_llm_judge(target, registry.get("judge", "llm").factory(client, judge_model))
-    for worker in reward_judges:
-        run_reward_judge(target, worker)
-    pipeline.fit(target, schema_obj, config)
-    print_summary(console, json.loads(target.path("summary.json").read_text()),
-                  str(target.root))
+        client = None
+        if options or llm_judge:
+            client = make_client(target.root, base_url, api_key, concurrency, timeout,
+                                 max_attempts, None, max_wait)
+            if "llm" in options:
+                options["llm"]["client"] = client
+        judges = [registry.get("judge", "llm").factory(client, name) for name in llm_judge or []]
+        done = pipeline.dissect(source, format, target, annotators=annotators,
+                                annotator_options=options, judges=[*judges, *reward_judges],
+                                schema=schema_obj, config=config, seed=seed,
+                                import_options=import_options, progress=stage_progress)
+    _print_dissection(done, options.get("llm", {}).get("model"),
+                      {w.name for w in reward_judges})
+    print_summary(console, done.summary, str(out))
     if client is not None:
-        console.print(finish(client), highlight=False)
+        console.print(finish(client), highlight=False)  # exit 3 when requests failed
+
+
+def _print_dissection(done, llm_model: str | None, reward_judges: set[str]) -> None:
+    """Say what each stage of a dissection did (the summary follows)."""
+    from .llm import print_annotation_run, print_judge_run
+    from .reward import print_reward_run
+
+    console.print(f"imported {len(done.imported.pairs)} pairs, "
+                  f"{len(done.imported.judgments)} judgments", highlight=False)
+    for run in done.annotated:
+        if run.annotator == "llm":
+            print_annotation_run(run.pairs, llm_model, run.values, run.failed)
+        else:
+            console.print(f"annotated {run.pairs} pairs with '{literal(run.annotator)}'",
+                          highlight=False)
+    for name, run in done.judged.items():
+        (print_reward_run if name in reward_judges else print_judge_run)(name, run)
+
+
+@contextmanager
+def stage_progress(label: str, total: int | None) -> Iterator:
+    """Show a stage's progress: a bar over its pairs, or a count of LLM requests."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from .llm import request_progress
+
+    if total is None:
+        display = request_progress(label)
+    else:
+        text = literal(label).replace("{", "{{").replace("}", "}}")  # a format string
+        display = Progress(TextColumn(text), BarColumn(), MofNCompleteColumn(),
+                           TimeElapsedColumn(), console=console, transient=True)
+    with display as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
 
 
 def formats() -> None:
