@@ -98,6 +98,18 @@ def test_judges_and_hand_labels(small_study, cli, tmp_path):
     assert mine.loc["j1", "first"] == "hand" and mine.loc["j1", "pairs"] == 4
     # the earlier rows survive a new comparison
     assert {"judges", "labels"} == set(table["kind"])
+    # labels of pairs the study does not have are left out, counted, with examples
+    stray = tmp_path / "stray.csv"
+    pd.DataFrame({"pair_id": ["p0", "x1", "x2"], "label": ["A", "B", "B"]}).to_csv(
+        stray, index=False)
+    result = cli("agreement", str(small_study), "--labels", str(stray))
+    assert result.code == 0 and "2 of 3 labelled pairs are not in the study" in result.text
+    assert "(e.g. x1, x2)" in result.text
+    table = pd.read_csv(small_study / "agreement.csv")
+    assert (table.loc[table["first"] == "stray", "pairs"] == 1).all()
+    (tmp_path / "none.csv").write_text("pair_id,label\nx1,A\n")
+    result = cli("agreement", str(small_study), "--labels", str(tmp_path / "none.csv"))
+    assert result.code == 2 and "none of the 1 labelled pair ids is in the study" in result.err
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"pair_id": ["p0"], "label": ["maybe"]}).to_csv(bad, index=False)
     result = cli("agreement", str(small_study), "--labels", str(bad))

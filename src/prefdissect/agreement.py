@@ -28,7 +28,7 @@ comparison, zeros included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +95,8 @@ class Agreement:
     """One row per (kind, first, second, property): :data:`AGREEMENT_COLUMNS`."""
     confusion: pd.DataFrame
     """Nine rows per agreement row: :data:`CONFUSION_COLUMNS`."""
+    notes: list[str] = field(default_factory=list)
+    """What was left out, and why (labels of pairs the study does not have)."""
 
 
 def compare(first: pd.Series, second: pd.Series, kind: str, names: tuple[str, str],
@@ -226,8 +228,28 @@ def _value(value, path, line, field, fix) -> float:
 
 
 def against_labels(labels: pd.DataFrame, name: str, *, annotations: pd.DataFrame | None,
-                   judgments: pd.DataFrame, schema: PropertySchema) -> Agreement:
-    """Compare hand labels with every annotator (property labels) or judge (labels)."""
+                   judgments: pd.DataFrame, schema: PropertySchema,
+                   pair_ids: pd.Index | list[str] | None = None) -> Agreement:
+    """Compare hand labels with every annotator (property labels) or judge (labels).
+
+    With the study's ``pair_ids``, labels of pairs the study does not have are left
+    out with a note (how many, and some of their ids); when none is in the study the
+    labels are refused.
+    """
+    notes = []
+    if pair_ids is not None:
+        known = labels["pair_id"].isin(set(map(str, pair_ids)))
+        missing = list(dict.fromkeys(labels.loc[~known, "pair_id"]))
+        if missing:
+            labelled = labels["pair_id"].nunique()
+            example = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            if len(missing) == labelled:
+                shown = ", ".join(map(str, list(pair_ids)[:3]))
+                raise UsageError(f"none of the {labelled} labelled pair ids is in the study "
+                                 f"(e.g. {example}); its pair ids look like {shown}")
+            notes.append(f"{len(missing)} of {labelled} labelled pairs are not in the study "
+                         f"and were left out (e.g. {example})")
+            labels = labels[known]
     rows, cells = [], []
     ids = pd.Index(labels["pair_id"].unique())
     rated = labels[labels["property"] != ""]
@@ -250,7 +272,9 @@ def against_labels(labels: pd.DataFrame, name: str, *, annotations: pd.DataFrame
             cells += confusion
     if not rows:
         raise UsageError("no annotator or judge in the study covers these labels")
-    return _frame(rows, cells)
+    result = _frame(rows, cells)
+    result.notes = notes
+    return result
 
 
 def merge_into(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:

@@ -48,9 +48,11 @@ def agreement(study: StudyArg,
             result = lib.against_labels(
                 lib.read_labels(labels, schema_obj), labels.stem,
                 annotations=target.annotations() if has_annotations else None,
-                judgments=target.judgments(), schema=schema_obj)
+                judgments=target.judgments(), schema=schema_obj, pair_ids=pairs)
         lib.record(target, result)
     show(result.table)
+    for note in result.notes:
+        console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
     console.print(f"wrote {literal(study)}/agreement.csv and agreement_confusion.csv; kappa "
                   "interval: 95% bootstrap over pairs", highlight=False)
 
