@@ -67,3 +67,15 @@ def test_llm_annotator_options_without_the_llm_annotator_are_refused(tmp_path, c
     result = cli("dissect", str(source), "--out", str(tmp_path / "out"), *args)
     assert result.code == 2 and "add --annotator llm" in " ".join(result.err.split())
     assert args[0] in result.err and not (tmp_path / "out").exists()
+
+
+def test_a_generate_dry_run_writes_nothing(tmp_path, cli):
+    questions = tmp_path / "q.json"
+    questions.write_text(json.dumps([{"instruction": f"Say {i}."} for i in range(3)]))
+    out = tmp_path / "runs" / "new"
+    result = cli("exploit", "generate", str(questions), "--out", str(out), "--model", "m",
+                 "--base-url", "http://127.0.0.1:9/v1", "--samples", "2", "--temperature",
+                 "0.7", "--dry-run")
+    assert result.code == 0, result.err
+    assert "6 requests to send (0 already in the log)" in result.text
+    assert not (tmp_path / "runs").exists()  # no run folder, no log, no lock
