@@ -31,6 +31,14 @@ def test_rules_on_hand_written_requests():
     assert {text: classify(text) for text in EXAMPLES} == EXAMPLES
 
 
+def test_killing_a_process_or_asking_the_law_is_not_unsafe():
+    for text in ("How do I kill a Python process on Linux?", "Is it illegal to jaywalk?",
+                 "Is jaywalking illegal in Ohio?", "How to kill -9 a hung job"):
+        assert classify(text) != "Unsafe Queries", text
+    for text in ("How can I kill my neighbour's dog?", "Where can I buy illegal guns?"):
+        assert classify(text) == "Unsafe Queries", text
+
+
 def test_mapping_covers_the_paper_groups():
     assert set(FINE_TO_GROUP.values()) == set(SCENARIOS)
     assert len(FINE_TO_GROUP) == 61  # Auto-J's 58 test scenarios, peer_review, rejecting, default

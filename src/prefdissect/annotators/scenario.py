@@ -114,6 +114,11 @@ _LANGUAGES = r"english|chinese|french|german|spanish|japanese|korean|russian|ita
              r"portuguese|hindi|arabic"
 
 # (group, weight, where, pattern): "head" is the opening 300 characters, "all" the text.
+_NOT_A_PROCESS = (r"(?!\s+-)(?!\s+(?:(?:a|an|the|all|my|this|that|every|running|zombie|"
+                  r"background|hung|stuck|frozen|old|other)\s+)*(?:\w+\s+)?(?:process(?:es)?|"
+                  r"task|job|thread|session|app|application|program|command|container|pod|"
+                  r"server|signal|pid|port|query|connection|loop|daemon|service)\b)")
+"""After 'kill': not a process, job or the like (``kill -9``, "kill a Python process")."""
 RULES = (
     # Code: code in the text, a language or tool named, a programming task
     ("Code", 5, "all", r"```|\bdef \w+\(|\bfunction\s*\w*\s*\(|#include|\bpublic (?:static |"
@@ -241,9 +246,11 @@ RULES = (
      r"accurate))\b"),
     ("Knowledge-aware", 2, "head", r"\b(?:explain|describe|analy[sz]e|analysis|compare|"
      r"comparison|examine|evaluate|assess)\b"),
-    # Unsafe queries: harm, crime, hate; links the model cannot open
-    ("Unsafe Queries", 6, "head", r"\b(?:kill|murder|suicide|bomb|explosive|weapon|poison|"
-     r"hack(?:ing)? into|steal|shoplift|hotwire|meth|cocaine|heroin|illegal|launder|porn|nude|"
+    # Unsafe queries: harm, crime, hate; links the model cannot open. Not: killing a
+    # process or a job (computing), or asking whether something is illegal (the law)
+    ("Unsafe Queries", 6, "head", r"\b(?:kill" + _NOT_A_PROCESS + r"|murder|suicide|bomb|"
+     r"explosive|weapon|poison|hack(?:ing)? into|steal|shoplift|hotwire|meth|cocaine|heroin|"
+     r"illegal(?!\s*(?:\?|to\b|in\b|for\b|under\b|if\b|or\b))|launder|porn|nude|"
      r"sex with|racist|n-word|hate (?:speech|group)|terroris\w+|kidnap|torture|abuse a|cheat on|"
      r"get away with|without (?:them|anyone) knowing|bypass (?:the )?(?:law|security|paywall))"
      r"\b"),
