@@ -15,6 +15,7 @@ keeps ``prefdissect --help`` fast.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from typing import Annotated
 
@@ -33,7 +34,33 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console()
+WIDE = 200
+"""Columns of the output when it goes to no terminal and COLUMNS is not set."""
+
+
+def _width() -> int | None:
+    """Return the output width: rich's own where stdout or the user sees a terminal.
+
+    Written to a pipe or a file (``| tee``, CI logs) rich would squeeze tables into
+    80 columns and wrap them one word per line; there the width is ``COLUMNS`` when
+    set, else the width of a terminal on stderr or stdin (``| cat`` typed in one),
+    else :data:`WIDE`, so that a logged summary reads like the terminal one.
+    """
+    if sys.stdout.isatty():
+        return None
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    for stream in (sys.stderr, sys.stdin):
+        try:
+            if stream is not None and stream.isatty():
+                return os.get_terminal_size(stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            continue
+    return WIDE
+
+
+console = Console(width=_width())
 errors = Console(stderr=True)
 
 

@@ -15,6 +15,16 @@ def _pct(p: float | None, digits: int = 1) -> str:
         f"{100 * p:.{digits}f}%"
 
 
+def preferred(p: float) -> str:
+    """Show a P(preferred) the one way every command shows it: a percentage, one decimal."""
+    return _pct(p)
+
+
+def preferred_interval(lower: float, upper: float) -> str:
+    """Show a P(preferred) interval the one way every command shows it (70.1-79.0%)."""
+    return f"{100 * lower:.1f}-{100 * upper:.1f}%"
+
+
 def _effects_table(title: str, effects: list[dict[str, Any]], style: str, k: int = 5) -> Table:
     """Show the ``k`` strongest credible effects, and how many more there are."""
     table = Table(title=title, title_style=style, title_justify="left", box=None,
@@ -24,8 +34,8 @@ def _effects_table(title: str, effects: list[dict[str, Any]], style: str, k: int
     table.add_column("95% interval", justify="right")
     table.add_column("weight", justify="right")
     for e in effects[:k]:
-        table.add_row(literal(e["label"]), _pct(e["probability"]),
-                      f"{100 * e['lower']:.1f}-{100 * e['upper']:.1f}%", f"{e['weight']:+.3f}")
+        table.add_row(literal(e["label"]), preferred(e["probability"]),
+                      preferred_interval(e["lower"], e["upper"]), f"{e['weight']:+.3f}")
     if not effects:
         table.add_row("(none)", "", "", "")
     elif len(effects) > k:
@@ -68,7 +78,7 @@ def _groups_table(groups: list[dict[str, Any]]) -> Table:
         table.add_column(name, justify=justify)
 
     def effects(items: list) -> str:
-        return ", ".join(f"{literal(label)} {_pct(p, 0)}" for label, p in items) or "-"
+        return ", ".join(f"{literal(label)} {preferred(p)}" for label, p in items) or "-"
 
     for g in groups:
         table.add_row(literal(g["group"]), str(g["n_pairs"]), _pct(g["accuracy"]),
