@@ -671,6 +671,45 @@ def test_similarity_view_says_why_it_is_empty(browser, cli, tmp_path):
         page.close()
 
 
+def test_one_judge_with_the_reference_on_a_phone(browser, cli, tmp_path):
+    """Judges open on the paper's; the header names the source, not a path of this machine;
+    a long judge name in the sample list stays whole at 390 px."""
+    from prefdissect.demo import simulate
+
+    judge = "weighted_alpaca_eval_gpt4_turbo"
+    pairs = simulate(200, seed=2).pairs.rename(columns={"label:demo-judge": f"label:{judge}"})
+    source = tmp_path / "my-data" / "pairs.jsonl"
+    source.parent.mkdir()
+    pairs.to_json(source, orient="records", lines=True)
+    study = tmp_path / "study"
+    assert cli("dissect", str(source), "--out", str(study), "--folds", "0").code == 0
+    out = tmp_path / "one-judge.html"
+    paper = write_paper_folder(tmp_path / "paper")
+    assert cli("report", str(study), "--out", str(out), "--reference", str(paper)).code == 0
+    assert str(tmp_path) not in data_block(out.read_text(encoding="utf-8"))
+    page = Page(browser, out, PHONE)
+    try:
+        view = page.page
+        assert view.locator("#subtitle").text_content().startswith("200 pairs from pairs.jsonl")
+        page.show("judges")
+        assert view.locator("#with-reference").is_checked()
+        assert view.locator("#similarity-svg").is_visible()
+        assert view.locator("#similarity-error").count() == 0
+        assert "Nearest of the paper's judges to " + judge in view.locator(
+            "#judges-below").text_content()
+        page.show("samples")
+        cells = view.locator(f"#samples-list td[data-label='{judge}']")
+        assert cells.count() > 3
+        for k in range(4):  # the ::before label and the pill on one line, not cut mid-word
+            cell, pill = cells.nth(k).bounding_box(), cells.nth(k).locator(".pill")
+            assert cell["height"] < 1.5 * pill.bounding_box()["height"], cell
+        assert page.horizontal_overflow() == 0
+        page.shot("one-judge-samples-phone")
+        page.clean()
+    finally:
+        page.close()
+
+
 def test_similarity_failure_is_reported_not_dropped():
     from prefdissect.report import _similarity_block
 

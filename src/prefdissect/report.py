@@ -251,8 +251,9 @@ def report_data(study: Study, reference: pd.DataFrame | None = None,
     study_groups = {g["name"] for g in group_list if g["source"] == STUDY}
     texts = _Texts()
     data = {
+        # the source's name only: a shared report carries no path of the machine that made it
         "meta": {"title": f"prefdissect report: {Path(str(info.get('source'))).name}",
-                 "source": info.get("source"), "format": info.get("format"),
+                 "source": Path(str(info.get("source"))).name, "format": info.get("format"),
                  "rows_read": info.get("rows_read"), "pairs": len(pairs),
                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                  "version": __version__, "notes": list(summary.get("notes", []))},

@@ -255,7 +255,11 @@ function propertyTable(names) {
 
 // ---- judges view ------------------------------------------------------------------------------
 function judgesView(panel) {
-  var state = {reference: false, focus: null};
+  // with the paper's judges at hand and too few of the study's own to compare (one judge),
+  // open on the comparison with the paper's judges rather than on an empty view
+  var alone = !DATA.similarity || !!DATA.similarity.error;
+  var state = {reference: !!DATA.similarity_reference && !DATA.similarity_reference.error && alone,
+               focus: null};
   var controls = el("div", {class: "controls", id: "judges-controls"});
   var note = el("div", {id: "judges-note"});
   var host = el("div", {class: "card chart-host", id: "judges-plot"});
