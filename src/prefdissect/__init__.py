@@ -7,4 +7,4 @@ resolved into :mod:`comparisons`, joined with :mod:`judgments` and fitted into
 folder holds each stage's files.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
