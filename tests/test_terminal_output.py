@@ -21,9 +21,8 @@ def _run(*args: str, columns: str | None = None) -> str:
     env["PYTHONPATH"] = str(ROOT / "src")
     if columns:
         env["COLUMNS"] = columns
-    done = subprocess.run([sys.executable, "-m", "prefdissect", *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, text=True,
-                          timeout=300)
+    done = subprocess.run([sys.executable, "-m", "prefdissect", *args], capture_output=True,
+                          stdin=subprocess.DEVNULL, env=env, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

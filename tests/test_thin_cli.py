@@ -79,3 +79,19 @@ def test_a_generate_dry_run_writes_nothing(tmp_path, cli):
     assert result.code == 0, result.err
     assert "6 requests to send (0 already in the log)" in result.text
     assert not (tmp_path / "runs").exists()  # no run folder, no log, no lock
+
+
+def test_the_cli_reads_and_writes_no_data_files_itself():
+    """Files are read and written by the library; a command parses, checks, calls, prints."""
+    cli_dir = Path(__file__).resolve().parents[1] / "src" / "prefdissect" / "cli"
+    data_io = re.compile(r"\.(?:write_frame|write_json|write_text|to_csv|to_parquet|to_json|"
+                         r"savefig|read_text|read_bytes)\(|\bpd\.read_\w+\(|\bjson\.loads?\(|"
+                         r"\bopen\(")
+    # cli/llm.py shows the swap check's flip rates from the file the annotator wrote; it
+    # belongs to the LLM half of issue 17 and moves with it
+    allowed = {("llm.py", "flips = pd.read_csv(consistency)")}
+    found = [(path.name, line.strip()) for path in sorted(cli_dir.glob("*.py"))
+             for line in path.read_text(encoding="utf-8").splitlines()
+             if data_io.search(line) and not line.strip().startswith("#")]
+    assert [f for f in found if not any(f[0] == a and a_line in f[1]
+                                        for a, a_line in allowed)] == []

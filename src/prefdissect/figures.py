@@ -215,3 +215,53 @@ def waterfall_figure(explanation: Explanation):
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
+
+
+FIGURES = ("dissection", "similarity", "waterfall")
+"""The figures :func:`study_figure` draws."""
+
+
+def study_figure(study, figure: str = "dissection", *, judges: list[str] | None = None,
+                 group: str = "all", pair: str | None = None, reference=None):
+    """Draw one of :data:`FIGURES` for a fitted study (what `prefdissect plot` draws).
+
+    ``reference`` is the paper's profiles (:func:`prefdissect.reference.load_reference_profiles`)
+    or None. By default the dissection shows the study's judges beside any paper judge of the
+    same name (kept apart, e.g. ``paper:human``); the waterfall explains ``pair`` for the first
+    judge given, else the study's first.
+    """
+    from .explanations import explain_in_study
+    from .panel import REFERENCE, STUDY, build_panel
+    from .similarity import similarity
+
+    if figure not in FIGURES:
+        raise UsageError(f"--figure {figure}: use {', '.join(FIGURES)}")
+    if figure == "waterfall" and not pair:
+        raise UsageError("the waterfall figure needs --pair PAIR_ID")
+    profiles = study.profiles()
+    labels = study.schema().labels()
+    if figure == "waterfall":
+        name = (judges or list(dict.fromkeys(profiles["judge"])))[0]
+        return waterfall_figure(explain_in_study(study, pair, name, group, labels))
+    # The study's judges and the paper's stay apart even where names coincide.
+    panel = build_panel([(study.root.resolve().name, profiles)], reference)
+    chosen = panel.resolve(judges) if judges else None
+    if figure == "dissection":
+        default = panel.keys(STUDY) + [j.key for j in panel.judges
+                                       if j.source == REFERENCE and j.key != j.name]
+        return dissection_figure(panel.profiles, chosen or default, group, labels,
+                                 reference=panel.keys(REFERENCE))
+    return similarity_figure(similarity(panel.profiles, chosen).ordered(),
+                             highlight=panel.keys(STUDY), schema_size=len(labels))
+
+
+def save_figure(fig, path, dpi: int = 200):
+    """Write a figure to ``path`` (PNG, SVG or PDF by its extension); return the path."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"--out {path}: use a .png, .svg or .pdf file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path

@@ -337,8 +337,15 @@ def dissect(source: str | Path, format: str, study: Study, *,
         with progress(f"judging with {worker.name}", total) as advance:
             judged[worker.name] = judge(study, worker, progress=advance)
     fitted = fit(study, schema, config)
-    return Dissection(result, annotated, judged, fitted,
-                      json.loads(study.path("summary.json").read_text(encoding="utf-8")))
+    return Dissection(result, annotated, judged, fitted, fit_summary(study))
+
+
+def fit_summary(study: Study) -> dict[str, Any]:
+    """Return the summary of the study's last fit (``summary.json``, see :func:`summarize`)."""
+    path = study.path("summary.json")
+    if not path.exists():
+        raise UsageError(f"{study.root}: no summary.json yet; run `prefdissect fit` first")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 @dataclass

@@ -147,6 +147,18 @@ def misspelt(schema: PropertySchema) -> dict[str, str]:
     return found
 
 
+def schema_yaml(path: str | Path | None = None) -> str:
+    """Return a schema file's text, checked first (a broken file is refused, not echoed).
+
+    ``None`` (or the default's name) gives the built-in paper29.yaml.
+    """
+    load_schema(path)
+    if path is None or str(path) == DEFAULT_SCHEMA:
+        return resources.files("prefdissect.schemas").joinpath(f"{DEFAULT_SCHEMA}.yaml") \
+            .read_text(encoding="utf-8")
+    return Path(path).read_text(encoding="utf-8")
+
+
 def load_schema(path: str | Path | None = None) -> PropertySchema:
     """Load a property schema from YAML; ``None`` loads the paper's 29."""
     if path is None or str(path) == DEFAULT_SCHEMA:

@@ -15,31 +15,21 @@ def demo(out: Annotated[Path, typer.Option("--out", "-o", help="Study folder to 
          pairs: Annotated[int, typer.Option("--pairs", "-n", help="Simulated pairs.")] = 4000,
          seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0) -> None:
     """Simulate judged pairs with known weights, dissect them, and compare with the truth."""
-    import numpy as np
     from rich.table import Table
 
-    from .. import demo as sim
-    from .. import pipeline
-    from ..profiles import FitConfig
-    from ..study import Study
+    from ..demo import run_demo
     from .render import print_summary
 
-    data = sim.simulate(pairs, seed=seed)
-    source = sim.write_pairs(data, out / "demo_pairs.jsonl")
+    done = run_demo(out, pairs, seed)
     console.print(f"simulated {pairs} pairs and a judge with known weights -> "
-                  f"{literal(source)}", highlight=False)
-    with Study(out).lock("demo") as study:
-        done = pipeline.dissect(source, "pairs", study, config=FitConfig())
-    print_summary(console, done.summary, str(out))
-    table = sim.recovery(done.fit.profiles, data.weights)
+                  f"{literal(done.source)}", highlight=False)
+    print_summary(console, done.dissection.summary, str(out))
     view = Table("property", "true weight", "recovered", "95% interval", "covered",
                  title="recovered vs true weights", title_justify="left", box=None)
-    for row in table.itertuples():
+    for row in done.recovery.itertuples():
         view.add_row(row.property, f"{row.true:+.2f}", f"{row.mean:+.3f}",
                      f"[{row.lower:+.3f}, {row.upper:+.3f}]", "yes" if row.covered else "no")
     console.print(view)
-    corr = float(np.corrcoef(table["true"], table["mean"])[0, 1])
-    console.print(f"correlation of recovered with true weights: {corr:.3f}; intervals cover "
-                  f"the truth for {int(table['covered'].sum())} of {len(table)} properties",
-                  highlight=False)
-    table.to_csv(out / "demo_recovery.csv", index=False)
+    console.print(f"correlation of recovered with true weights: {done.correlation:.3f}; "
+                  f"intervals cover the truth for {int(done.recovery['covered'].sum())} of "
+                  f"{len(done.recovery)} properties", highlight=False)

@@ -63,31 +63,9 @@ def plot(study: Annotated[Path, typer.Argument(help="Study folder (after `fit`).
     if figure == "waterfall" and not pair:
         raise UsageError("the waterfall figure needs --pair PAIR_ID")
     from .. import figures
-    from ..explanations import explain_in_study
-    from ..panel import REFERENCE, STUDY, build_panel
-    from ..similarity import similarity
     from ..study import Study
 
-    target = Study(study)
-    profiles = target.profiles()
-    labels = target.schema().labels()
-    if figure == "waterfall":
-        name = (judge or list(dict.fromkeys(profiles["judge"])))[0]
-        fig = figures.waterfall_figure(explain_in_study(target, pair, name, group, labels))
-    else:
-        # The study's judges and the paper's stay apart even where names coincide.
-        panel = build_panel([(target.root.resolve().name, profiles)], _reference(reference))
-        chosen = panel.resolve(judge) if judge else None
-        if figure == "dissection":
-            # By default the study's judges, beside any paper judge of the same name.
-            default = panel.keys(STUDY) + [j.key for j in panel.judges
-                                           if j.source == REFERENCE and j.key != j.name]
-            fig = figures.dissection_figure(panel.profiles, chosen or default, group, labels,
-                                            reference=panel.keys(REFERENCE))
-        else:
-            fig = figures.similarity_figure(similarity(panel.profiles, chosen).ordered(),
-                                            highlight=panel.keys(STUDY),
-                                            schema_size=len(labels))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=dpi, bbox_inches="tight")
-    console.print(f"wrote {literal(str(out))}", highlight=False)
+    fig = figures.study_figure(Study(study), figure, judges=judge, group=group, pair=pair,
+                               reference=_reference(reference))
+    path = figures.save_figure(fig, out, dpi)
+    console.print(f"wrote {literal(str(path))}", highlight=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -234,7 +233,7 @@ def fit_command(study: Annotated[Path, typer.Argument(help="Study folder.")],
     with Study(study).lock("fit", create=False) as target:
         pipeline.check_targets(target.pairs(texts=False), target.judgments(), config)
         pipeline.fit(target, schema_obj, config)
-    print_summary(console, json.loads(target.path("summary.json").read_text()), str(study))
+    print_summary(console, pipeline.fit_summary(target), str(study))
 
 
 def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judged pairs.")],
@@ -394,15 +393,10 @@ def properties(schema: SchemaOpt = None,
     """Show the property schema (default: the paper's 29)."""
     from rich.table import Table
 
-    from ..properties import load_schema
+    from ..properties import load_schema, schema_yaml
 
     if show_yaml:
-        from importlib import resources
-
-        load_schema(schema)  # a broken file is reported, not echoed
-        text = (Path(schema).read_text(encoding="utf-8") if schema and schema != "paper29"
-                else resources.files("prefdissect.schemas").joinpath("paper29.yaml")
-                .read_text(encoding="utf-8"))
+        text = schema_yaml(schema)
         # written as is: rich would wrap long lines at the terminal width (80 columns
         # when piped), and the YAML would no longer load
         console.file.write(text if text.endswith("\n") else text + "\n")
