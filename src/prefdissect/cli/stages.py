@@ -274,7 +274,8 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
     # every option is checked before anything is read, asked or written
     import_options = check_options(format, columns=columns, pairs_per_prompt=pairs_per_prompt)
     _check_source(source)
-    schema_obj = load_schema(schema) if schema else None  # None: the study's (after import)
+    loaded = load_schema(schema)
+    schema_obj = loaded if schema else None  # None: the study's own, after the import
     config = _config(judge, group_by, engine, soft_labels, min_pairs, folds, paper_protocol,
                      seed, max_missing, model_terms, anchor_model, threads)
     annotators = list(dict.fromkeys(annotator or ["heuristic"]))
@@ -288,7 +289,7 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             raise UsageError(f"{', '.join(unused)} set{'s' if len(unused) == 1 else ''} the "
                              "llm annotator, which this run does not use: add --annotator "
                              "llm, or leave them out (an LLM judge is named by --llm-judge)")
-    check_measured(load_schema(schema), annotators, set(), schema)
+    check_measured(loaded, annotators, set(), schema)
     reward_judges = []
     for path in reward_model or []:
         if not path.exists():
