@@ -238,7 +238,8 @@ each batch of finished items (or None for no display)."""
 
 
 @contextmanager
-def _no_progress(label: str, total: int | None) -> Iterator[None]:
+def no_progress(label: str, total: int | None) -> Iterator[None]:
+    """Show no progress (the :data:`StageProgress` a stage uses when given none)."""
     yield None
 
 
@@ -316,7 +317,7 @@ def dissect(source: str | Path, format: str, study: Study, *,
         Each stage's record and the fit's summary.
     """
     config = config or FitConfig()
-    progress = progress or _no_progress
+    progress = progress or no_progress
     result = run_import(source, format, seed=seed, **(import_options or {}))
     check_targets(result.pair_frame(texts=False), result.judgment_frame(), config,
                   [w.name for w in judges])
