@@ -95,3 +95,23 @@ def test_the_cli_reads_and_writes_no_data_files_itself():
              if data_io.search(line) and not line.strip().startswith("#")]
     assert [f for f in found if not any(f[0] == a and a_line in f[1]
                                         for a, a_line in allowed)] == []
+
+
+def test_dissect_with_the_llm_annotator_and_an_llm_judge(tmp_path, cli):
+    """The whole LLM route of `dissect` (the fake server answers every step)."""
+    from fake_llm import FakeLLM, schema_reply
+
+    source = _pairs_file(tmp_path / "pairs.jsonl", n=8)
+    out = tmp_path / "study"
+    with FakeLLM(schema_reply) as server:
+        result = cli("dissect", str(source), "--out", str(out), "--annotator", "heuristic",
+                     "--annotator", "llm", "--model", "m", "--base-url", server.url,
+                     "--llm-judge", "j", "--min-pairs", "2", "--folds", "0")
+        sent = len(server.requests)
+    assert result.code == 0, result.err
+    assert "annotated 8 pairs with 'heuristic'" in result.text
+    assert re.search(r"annotated 8 pairs with m: \d+ values, 0 failed", result.text)
+    assert "j: judged 8 of 8 pairs" in result.text and "position consistency" in result.text
+    assert f"LLM requests in this run: {sent} ({sent} answered by the server" in result.text
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["judges"]) == {"human", "j"}
