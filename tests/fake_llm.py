@@ -16,7 +16,14 @@ given rate. The kinds (:data:`FAULTS`):
   ``no-message`` (a choice without its message or text), ``no-content`` (a
   message without content);
 - ``echo-401`` / ``echo-500`` / ``echo-200``: the request's Authorization header
-  echoed back inside the error body or inside a good answer.
+  echoed back inside the error body or inside a good answer; ``echo-401-slash``,
+  ``echo-200-slash``, ``echo-200-u002f`` and ``echo-200-plus`` do the same in JSON
+  that escapes every ``/`` (as ``\\/`` or ``\\u002f``, as PHP and some proxies
+  write it) or every ``+`` (as ``\\u002B``, as .NET does): valid JSON, the same value.
+
+Every good answer also has :data:`AUTH` replaced by the Authorization header, so a
+``respond`` function can put the key anywhere (an answer's text, a JSON field), and
+``escape`` (a key of :data:`ESCAPES`) escapes every answer that way.
 
 Every request body and header set is recorded; ``paid`` counts, per request key
 (the client's cache key), the good answers delivered in full, and ``events``
@@ -41,7 +48,13 @@ from prefdissect.llm.client import Request
 
 FAULTS = ("429", "429-date", "500", "401", "malformed", "truncated", "hang", "trickle",
           "reset", "empty-choices", "null-choice", "no-message", "no-content", "echo-401",
-          "echo-500", "echo-200")
+          "echo-500", "echo-200", "echo-401-slash", "echo-200-slash", "echo-200-u002f",
+          "echo-200-plus")
+AUTH = "<<authorization>>"
+"""Replaced by the request's Authorization header in every good answer."""
+ESCAPES = {"slash": (b"/", b"\\/"), "u002f": (b"/", b"\\u002f"), "plus": (b"+", b"\\u002B")}
+"""How ``escape`` writes answers: each character replaced by a JSON escape of it (PHP
+escapes '/' as '\\/'; .NET's default encoder writes '+' as '\\u002B')."""
 UNUSABLE = ("empty-choices", "null-choice", "no-message", "no-content")
 
 
@@ -100,6 +113,8 @@ class FakeLLM:
         self.trickle_seconds = 2.0
         self.retry_after = 0.05
         self.reject_response_format = False  # answer 400 to structured-output requests
+        self.escape: str | None = None  # a key of ESCAPES: how every answer is escaped
+        self._answered = threading.Condition()
         self._random: tuple[float, tuple[str, ...], random.Random] | None = None
         self._lock = threading.Lock()
         outer = self
@@ -134,9 +149,10 @@ class FakeLLM:
                                       {"Retry-After": wait})
                 if fault in ("500", "401"):
                     return self._send(int(fault), {"error": {"message": "boom"}})
-                if fault in ("echo-401", "echo-500"):
-                    return self._send(int(fault[-3:]), {"error": {
-                        "message": f"rejected credentials: {auth}"}})
+                if fault in ("echo-401", "echo-500", "echo-401-slash"):
+                    return self._send(int(fault[5:8]), {"error": {
+                        "message": f"rejected credentials: {auth}"}},
+                        escape="slash" if fault.endswith("slash") else None)
                 if fault == "malformed":
                     return self._raw(200, b"<html>not json</html>")
                 if fault == "reset":
@@ -149,17 +165,21 @@ class FakeLLM:
                     return self._raw(200, text[: len(text) // 2])
                 if fault in UNUSABLE:
                     return self._send(200, unusable_reply(fault, good))
-                if fault == "echo-200":
+                escape = outer.escape
+                if fault and fault.startswith("echo-200"):
                     good = {**good, "system_fingerprint": f"seen {auth}"}
+                    escape = fault[9:] or escape
                 if fault == "hang":
                     time.sleep(outer.hang_seconds)
-                data = json.dumps(good).encode()
+                data = _escaped(json.dumps(good).replace(AUTH, auth).encode(), escape)
                 if fault == "trickle":
                     self._trickle(data)
                 else:
                     self._raw(200, data)
                 with outer._lock:
                     outer.paid[key] += 1
+                with outer._answered:
+                    outer._answered.notify_all()
                 return None
 
             def _trickle(self, data):
@@ -171,8 +191,8 @@ class FakeLLM:
                     self.wfile.flush()
                     time.sleep(outer.trickle_seconds / pieces)
 
-            def _send(self, status, payload, headers=None):
-                self._raw(status, json.dumps(payload).encode(), headers)
+            def _send(self, status, payload, headers=None, escape=None):
+                self._raw(status, _escaped(json.dumps(payload).encode(), escape), headers)
 
             def _head(self, status, length, headers=None):
                 self.send_response(status)
@@ -203,6 +223,17 @@ class FakeLLM:
                 return rng.choice(kinds)
         return None
 
+    def wait_paid(self, count: int, timeout: float = 120.0) -> bool:
+        """Wait until ``count`` good answers were delivered in full; False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._answered:
+            while sum(self.paid.values()) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._answered.wait(left)
+        return True
+
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
@@ -214,6 +245,11 @@ class FakeLLM:
     def __exit__(self, *exc) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _escaped(data: bytes, escape: str | None) -> bytes:
+    """Write one character of a JSON text escaped everywhere (still the same JSON value)."""
+    return data.replace(*ESCAPES[escape]) if escape else data
 
 
 def instance(schema: dict[str, Any], seed: int = 0) -> Any:

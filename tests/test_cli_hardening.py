@@ -45,18 +45,19 @@ def message(result) -> str:
 def test_every_request_failing_exits_3_and_says_so(cli, tmp_path):
     study = imported(cli, tmp_path)
     with FakeLLM(schema_reply) as server:
-        server.faults.extend(["401"] * 200)
-        judged = cli("judge", str(study), "--model", "m", "--base-url", server.url)
+        server.faults.extend(["500"] * 200)  # (401s stop the run: see test_llm_trust.py)
+        judged = cli("judge", str(study), "--model", "m", "--base-url", server.url,
+                     "--max-attempts", "1")
         annotated = cli("annotate", str(study), "--annotator", "llm", "--model", "m",
-                        "--base-url", server.url, "--steps", "free")
+                        "--base-url", server.url, "--steps", "free", "--max-attempts", "1")
     assert judged.code == 3 and annotated.code == 3
     assert "no pair was judged" in judged.text
     text = message(judged)
     assert text.startswith("finished with failures: 12 of 12 LLM requests failed")
-    assert "HTTP 401" in text and "run the same command again" in text
+    assert "HTTP 500" in text and "run the same command again" in text
     assert "6 of 6 LLM requests failed" in message(annotated)
     failures = pd.read_csv(study / "exclusions.csv").query("judge == 'm'")
-    assert len(failures) == 6 and failures["detail"].str.contains("HTTP 401").all()
+    assert len(failures) == 6 and failures["detail"].str.contains("HTTP 500").all()
 
 
 def test_a_clean_run_exits_0_and_counts_only_its_own_requests(cli, tmp_path):
@@ -347,8 +348,10 @@ def test_dry_run_leaves_out_requests_that_can_never_be_built(cli, tmp_path):
     common = ["annotate", str(study), "--annotator", "llm", "--model", "m", "--steps",
               "query,specific", "--no-structured"]
     with FakeLLM(reply) as server:
-        assert cli(*common, "--base-url", server.url, "--steps", "query").code == 0
-        dry = cli(*common, "--base-url", server.url, "--dry-run")
+        # the unusable answers count as failures, and with --max-attempts 1 are not re-asked
+        once = ["--base-url", server.url, "--max-attempts", "1"]
+        assert cli(*common, *once, "--steps", "query").code == 3
+        dry = cli(*common, *once, "--dry-run")
     assert dry.code == 0
     assert "more requests depend" not in dry.text  # pair 0's step 4 waits for nothing
 

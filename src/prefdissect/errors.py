@@ -66,6 +66,14 @@ class PartialFailure(PrefDissectError):
     """
 
 
+class CredentialsRefused(PartialFailure):
+    """The LLM server refused the credentials several times in a row; the run stopped.
+
+    Answers received before are kept; nothing more was sent. The CLI exits with
+    :data:`EXIT_PARTIAL`.
+    """
+
+
 EXIT_USAGE = 2
 """Exit status of a command stopped by bad input or options (nothing was done)."""
 EXIT_PARTIAL = 3

@@ -23,7 +23,7 @@ from .comparisons import Comparisons, resolve_batches
 from .errors import FitError, UsageError
 from .families import family_names, family_spread
 from .importers import ImportResult, run_import
-from .judges import JudgeRun, stats_frame
+from .judges import JudgeRun, judge_warnings, stats_frame
 from .judgments import judgments_to_frame
 from .pairs import PAIR_COLUMNS, metadata_column
 from .profiles import ALL, FitConfig, FitResult, fit_profiles, probability_preferred
@@ -127,6 +127,12 @@ def judge(study: Study, worker, progress: Progress | None = None) -> JudgeRun:
         old = pd.read_csv(path)
         stats = pd.concat([old[old["judge"] != worker.name], stats], ignore_index=True)
     study.write_frame("judge_stats.csv", stats)
+    # the judge's warnings (no verdict letters, consistency at chance) are study notes
+    mine = f"judge {worker.name}: "
+    info = study.info()
+    notes = [n for n in info.get("notes", []) if not n.startswith(mine)]
+    info["notes"] = notes + [mine + w for w in judge_warnings(run.stats(worker.name))]
+    study.write_json("study.json", info)
     return run
 
 

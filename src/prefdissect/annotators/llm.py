@@ -26,7 +26,11 @@ heuristic's count).
 
 Output is JSON constrained by a schema where the server supports structured
 output, else parsed tolerantly; an unusable answer gets one repair request, and
-what still fails is stored with its reason. ``swap_check`` re-asks the rating
+what still fails is stored with its reason. The answers that could not be used
+are handed back to the client (:meth:`~prefdissect.llm.client.LLMClient.reject`),
+so they count as failed and the next run asks them again; an answer cut off at
+its step's ``max_tokens`` is not asked again unchanged (the reason says which
+``--max-tokens`` to raise). ``swap_check`` re-asks the rating
 steps with A and B exchanged and reports each property's flip rate.
 
 After :meth:`annotate`, ``query_info_`` holds step 1 (traits, scenario, lists,
@@ -69,6 +73,11 @@ STEPS = ("query", "free", "aware", "specific", "errors")
 LENGTH = "lengthy"
 MAX_TOKENS = {"query": 600, "free": 700, "aware": 200, "specific": 400, "errors": 1000,
               "reference": 4096}
+_SIDES = ("response_a", "response_b")
+REQUIRED = {"query": ("query",), "free": (*_SIDES, "properties"),
+            "aware": (*_SIDES, "properties"), "specific": (*_SIDES, "items"),
+            "errors": (*_SIDES, "reference"), "reference": ("query",)}
+"""Placeholders each annotation prompt must use (else its requests would not differ)."""
 QUERY_INFO_COLUMNS = ("pair_id", "intent_unclear", "expresses_feelings",
                       "explicit_constraints", "explicit_stances", "contains_mistakes",
                       "scenario", "details", "reference", "status", "reason", "model",
@@ -89,6 +98,8 @@ class _Job:
     result: dict[str, Any] | None = None
     text: str | None = None
     error: str | None = None
+    rejects: list[tuple[str, str, bool]] = field(default_factory=list)
+    """(request key, why its answer is unusable, whether asking again cannot help)."""
 
 
 def _content(exchange: Exchange | None) -> str | None:
@@ -151,7 +162,7 @@ class LLMAnnotator:
         prompts.check(self.prompts, ("system", "query", "free", "aware", "specific", "errors",
                                      "reference"),
                       ("query", "response_a", "response_b", "properties", "items",
-                       "reference"), source, "--prompts")
+                       "reference"), source, "--prompts", REQUIRED)
         for key in ("free_properties", "aware_properties", "specific_items"):
             if not isinstance(self.prompts.get(key), dict):
                 raise InputError(source, f"has no '{key}' mapping", "give --prompts a YAML "
@@ -262,16 +273,19 @@ class LLMAnnotator:
             job.text = _content(exchange)
             if job.schema is None:
                 job.result = {"text": job.text or ""}
+                if not (job.text or "").strip():
+                    job.error = "the model's reference answer was empty"
+                    job.rejects.append((job.request.key, job.error, False))
                 continue
             try:
                 job.result = parse_json(job.text, job.schema)
             except ParseError as exc:
                 if finish_reason(exchange.response) == "length":  # a repair would be cut off too
-                    cap = job.request.body.get("max_tokens")
-                    job.error = (f"answer cut off at max_tokens={cap} ({exc}); raise "
-                                 f"--max-tokens {job.step}=N")
+                    job.error = self._cut_off(job, exc)
+                    job.rejects.append((job.request.key, job.error, True))
                     continue
                 job.error = f"unusable answer: {exc}"
+                job.rejects.append((job.request.key, job.error, False))
                 if repair:
                     retry.append((job, str(exc)))
         if not retry:
@@ -291,10 +305,31 @@ class LLMAnnotator:
             try:
                 job.result = parse_json(_content(exchange), job.schema)
                 job.error = None
+                job.rejects.clear()
             except ParseError as exc:
-                job.error = f"unusable answer after one repair request: {exc}"
+                if exchange.status == "ok" and finish_reason(exchange.response) == "length":
+                    job.error = self._cut_off(job, exc, "repair answer")
+                    job.rejects.append((fix.key, job.error, True))
+                else:
+                    job.error = f"unusable answer after one repair request: {exc}"
+                    job.rejects.append((fix.key, job.error, False))
             if exchange.status != "ok":
                 job.error = f"repair request failed: {exchange.error}"
+                job.rejects.clear()  # the repair request is asked again as it is
+
+    @staticmethod
+    def _cut_off(job: _Job, problem: Exception, what: str = "answer") -> str:
+        cap = job.request.body.get("max_tokens")
+        return (f"{what} cut off at max_tokens={cap} ({problem}); raise --max-tokens "
+                f"{job.step}=N (the same request would be cut off again)")
+
+    def _reject_unusable(self, jobs: dict[str, list[_Job]]) -> None:
+        """Hand the answers that left a job without a result back to the client."""
+        for step_jobs in jobs.values():
+            for job in step_jobs:
+                if job.result is None or job.error:
+                    for key, reason, final in job.rejects:
+                        self.client.reject(key, reason, final)
 
     def _execute(self, pairs: list[Pair], schema: PropertySchema,
                  fetch: Callable[[list[Request]], dict[str, Exchange]]) -> dict[str, list[_Job]]:
@@ -341,6 +376,7 @@ class LLMAnnotator:
         records = frame_to_pairs(pairs)
         jobs = self._execute(records, schema,
                              lambda requests: self.client.run(requests, progress))
+        self._reject_unusable(jobs)
         self.query_info_ = self._query_info(records, jobs)
         self.consistency_ = self._consistency(jobs)
         return self._annotations(records, schema, jobs)
@@ -379,12 +415,7 @@ class LLMAnnotator:
         return list(found.values()), jobs
 
     def _cached(self, requests: list[Request]) -> dict[str, Exchange]:
-        out = {}
-        for request in requests:
-            hit = self.client.log.get(request.key)
-            if hit is not None:
-                out[request.key] = hit
-        return out
+        return self.client.lookup(requests)
 
     # -- turning answers into tables -------------------------------------------------------
     def _row(self, pair_id: str, prop: str, a: float | None, b: float | None, status: str,

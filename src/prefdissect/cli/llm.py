@@ -96,15 +96,22 @@ def run_llm_judge(study, worker) -> None:
 
 def print_judge_run(name: str, run) -> None:
     """Say how an LLM judge's run went: pairs judged, failures, position behaviour."""
+    from ..judges import judge_warnings
+
     stats = run.stats(name)
     if not stats["judged"]:
         console.print(f"[bold red]{literal(name)}: no pair was judged[/] (all "
                       f"{stats['pairs']} failed; reasons in exclusions.csv)", highlight=False)
         return
     console.print(f"{literal(name)}: judged {stats['judged']} of {stats['pairs']} pairs "
-                  f"({stats['failed']} failed, see exclusions.csv); position consistency "
-                  f"{100 * stats['position_consistency']:.1f}%, first position chosen "
-                  f"{100 * stats['first_position_rate']:.1f}% of the time", highlight=False)
+                  f"({stats['both_orders']} in both orders, {stats['single_order']} in one "
+                  f"order only, {stats['failed']} failed, see exclusions.csv); position "
+                  f"consistency {100 * stats['position_consistency']:.1f}%, first position "
+                  f"chosen {100 * stats['first_position_rate']:.1f}% of the time",
+                  highlight=False)
+    for warning in judge_warnings(stats):
+        console.print(f"[bold yellow]warning:[/] {literal(name)}: {literal(warning)}",
+                      highlight=False)
 
 
 def make_client(study: Path, base_url: str | None, api_key: str | None, concurrency: int,
@@ -159,11 +166,14 @@ def finish(client) -> str:
     if failed:
         console.print(line, highlight=False)
         reasons = sorted(set(failed.values()))
+        cut = [r for r in reasons if "raise --max-tokens" in r]
+        example = cut[0] if cut else reasons[0]  # the one that needs the user first
         raise PartialFailure(
-            f"{len(failed)} of {len(tally.keys)} LLM requests failed (e.g. {reasons[0]}); "
-            "they are recorded with "
+            f"{len(failed)} of {len(tally.keys)} LLM requests failed or gave answers that "
+            f"could not be used (e.g. {example}); they are recorded with "
             f"their reasons, and the {len(tally.keys) - len(failed)} answers are kept in "
-            f"{client.log.path}: run the same command again to retry only the failures")
+            f"{client.log.path}: run the same command again to retry only the failures "
+            "(answers cut off at a token cap need a higher cap first)")
     return line
 
 

@@ -4,14 +4,23 @@ Both ask about every pair in both presentation orders and combine the two
 answers, so that a judge's preference for the first (or second) position cancels
 and is measured. A judge is registered under kind ``judge``: a class whose
 instances have ``name`` and ``judge(pairs, progress=None) -> JudgeRun``.
+
+A pair judged in one order only (the other order's answer was unusable) keeps a
+verdict read from that order alone; it is flagged (``single_order`` in its
+details) and counted, since position bias does not cancel in it. A judge whose
+answers mostly put little probability on the verdict letters, or whose verdicts
+change with the order at least as often as chance would have them, is flagged
+by :func:`judge_warnings`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
 import pandas as pd
+from scipy.stats import binomtest
 
 from ..exclusions import Exclusion
 from ..judgments import A, B, Judgment, label_from_probability, verdict_probability
@@ -25,6 +34,9 @@ class OrderResult:
     """Probability for the first-shown response, None when the answer is unusable."""
     detail: str = ""
     """How it was read (log-probabilities, parsed verdict) or why it failed."""
+    letters: float | None = None
+    """Probability the answer put on the verdict letters (log-probabilities: A and B
+    summed; a written verdict: 1 when one was found, else 0); None without an answer."""
 
 
 @dataclass
@@ -35,10 +47,18 @@ class JudgeRun:
     """One per pair judged in at least one order."""
     exclusions: list[Exclusion] = field(default_factory=list)
     """Pairs the judge could not judge, with reasons."""
+    orders: list[OrderResult] = field(default_factory=list)
+    """Every order asked, as read (for the share of answers without a verdict letter)."""
 
     def add(self, result: Judgment | Exclusion) -> None:
         """Keep a combined result: a judgment, or the exclusion of a pair that failed."""
         (self.exclusions if isinstance(result, Exclusion) else self.judgments).append(result)
+
+    def add_pair(self, pair_id: str, judge: str, first: OrderResult, swapped: OrderResult,
+                 extra: dict) -> None:
+        """Combine a pair's two orders (see :func:`combine`) and keep both as read."""
+        self.orders += [first, swapped]
+        self.add(combine(pair_id, judge, first, swapped, extra))
 
     def stats(self, judge: str) -> dict[str, float | int | str]:
         """Position behaviour: consistency under swap and the first-position rate."""
@@ -50,8 +70,13 @@ class JudgeRun:
         consistent = sum((d["p_first_order"] > 0.5) == (d["p_swapped_order"] > 0.5)
                          for d in both)
         gaps = [abs(d["p_first_order"] - d["p_swapped_order"]) for d in both]
-        return _stats_row(judge, len(self.judgments), len(self.exclusions), len(both),
-                          consistent, first_wins, gaps)
+        read = [o.letters for o in self.orders if o.letters is not None]
+        row = _stats_row(judge, len(self.judgments), len(self.exclusions), len(both),
+                         consistent, first_wins, gaps)
+        row["no_verdict_share"] = (sum(x < 0.5 for x in read) / len(read) if read
+                                   else math.nan)
+        row["warning"] = "; ".join(judge_warnings(row)) or None
+        return row
 
 
 def _stats_row(judge: str, judged: int, failed: int, both: int, consistent: int,
@@ -62,10 +87,52 @@ def _stats_row(judge: str, judged: int, failed: int, both: int, consistent: int,
         "judged": judged,
         "failed": failed,
         "both_orders": both,
+        "single_order": judged - both,
         "position_consistency": consistent / both if both else math.nan,
+        "consistent": consistent,
         "first_position_rate": first_wins / (2 * both) if both else math.nan,
         "mean_order_gap": sum(gaps) / len(gaps) if gaps else math.nan,
     }
+
+
+def judge_warnings(stats: dict) -> list[str]:
+    """Say what makes a judge's verdicts untrustworthy, from its statistics row.
+
+    Two signs: most answers put less than half their probability on the verdict
+    letters (the model is not answering the question; each verdict then rests on
+    the scraps of probability the letters got), and position consistency not above
+    chance (a one-sided binomial test at 5%: the verdicts follow the order at
+    least as much as the responses).
+    """
+    out = []
+    share = stats.get("no_verdict_share")
+    if share is not None and not math.isnan(share) and share > 0.5:
+        out.append(f"{100 * share:.0f}% of its answers carry no verdict letter (A and B hold "
+                   "less than half of the answer's probability): the model is not answering "
+                   "with a verdict; check the prompt, or use an instruction-tuned model")
+    both, consistent = stats.get("both_orders") or 0, stats.get("consistent")
+    if both and consistent is not None and \
+            binomtest(int(consistent), int(both), 0.5, alternative="greater").pvalue >= 0.05:
+        out.append(f"its position consistency ({int(consistent)} of {int(both)} pairs kept "
+                   "their verdict when A and B were swapped) is not above chance: its "
+                   "verdicts follow the order as much as the responses")
+    return out
+
+
+def single_order_count(judgments: pd.DataFrame) -> int:
+    """Count the verdicts of a judgment table that rest on one presentation order only."""
+    if "details" not in judgments or judgments.empty:
+        return 0
+    return int(judgments["details"].map(_single_order).sum())
+
+
+def _single_order(details) -> bool:
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return False
+    return isinstance(details, dict) and bool(details.get("single_order"))
 
 
 def verdict_stats(judge: str, orders: list[tuple[str | None, str | None]],
@@ -93,7 +160,9 @@ def verdict_stats(judge: str, orders: list[tuple[str | None, str | None]],
     consistent = sum(f == s for f, s in both)
     first_wins = sum((f == A) + (s == B) for f, s in both)
     gaps = [abs(verdict_probability(f) - verdict_probability(s)) for f, s in both]
-    return _stats_row(judge, len(orders), failed, len(both), consistent, first_wins, gaps)
+    row = _stats_row(judge, len(orders), failed, len(both), consistent, first_wins, gaps)
+    row["warning"] = "; ".join(judge_warnings(row)) or None
+    return row
 
 
 def combine(pair_id: str, judge: str, first: OrderResult, swapped: OrderResult,
@@ -101,6 +170,8 @@ def combine(pair_id: str, judge: str, first: OrderResult, swapped: OrderResult,
     """Combine the two orders into one judgment (or an exclusion when both failed).
 
     ``swapped`` was asked with B shown first, so P(original A) there is 1 - p_first.
+    Where one order failed, the verdict is the other order's, flagged with
+    ``single_order`` in its details (the failed order's reason is kept there too).
     """
     p1 = first.p_first
     p2 = None if swapped.p_first is None else 1.0 - swapped.p_first
@@ -111,7 +182,8 @@ def combine(pair_id: str, judge: str, first: OrderResult, swapped: OrderResult,
     p_a = sum(usable) / len(usable)
     details = {"p_first_order": p1, "p_swapped_order": p2,
                "p_swapped_shown_first": swapped.p_first,
-               "first_detail": first.detail, "swapped_detail": swapped.detail, **extra}
+               "first_detail": first.detail, "swapped_detail": swapped.detail,
+               "single_order": len(usable) == 1, **extra}
     return Judgment(pair_id, judge, label_from_probability(p_a), p_a, details)
 
 

@@ -7,8 +7,16 @@ as probability 0 (log-probability -inf), not as an error. The chat endpoint's
 ``top_logprobs`` and the completions endpoint's ``logprobs`` are both read, in
 the standard shapes and in llama.cpp's chat-style shape. In ``verdict`` mode (for
 servers without log-probabilities) the answer text is parsed: A -> 1, B -> 0,
-a tie -> 0.5. ``auto`` asks for log-probabilities and falls back to the text
-where none come back. The two orders are averaged into P(A), as in the paper.
+a tie -> 0.5, where the answer states one (``[[C]]``, "Tie", "it's a tie"); text
+that states no verdict ("both are fine") is a failure with its reason, never a
+tie. ``auto`` asks for log-probabilities and falls back to the text where none
+come back. The two orders are averaged into P(A), as in the paper.
+
+An answer that yields no verdict is handed back to the client
+(:meth:`~prefdissect.llm.client.LLMClient.reject`): it counts as failed, and the
+next run asks it again, except where the same request would give the same
+log-probabilities (no letter among them, or none at all), which only a changed
+prompt, model or ``--mode`` can cure.
 """
 
 from __future__ import annotations
@@ -26,14 +34,20 @@ from ..llm.cache import Exchange
 from ..llm.client import ENDPOINTS, LLMClient, Plan, Request
 from ..pairs import Pair, frame_to_pairs
 from ..registry import register
-from . import JudgeRun, OrderResult, combine
+from . import JudgeRun, OrderResult
 
 MODES = ("auto", "logprobs", "verdict")
-_VERDICTS = (re.compile(r"\[\[([AB])\]\]"),
-             re.compile(r"\b(?:response|output|answer|assistant)\s*\(?([AB])\)?(?![a-z])", re.I),
+REQUIRED = {"user": ("response_a", "response_b"), "completion": ("response_a", "response_b")}
+"""Placeholders each judge prompt text must use (both responses, or every pair is one)."""
+_BRACKETS = re.compile(r"\[\[\s*([ABC]|tie)\s*\]\]", re.I)  # [[C]] is MT-Bench's tie
+_VERDICTS = (re.compile(r"\b(?i:response|output|answer|assistant)\s*\(?([AB])\)?(?![A-Za-z])"),
              re.compile(r"^\W*([AB])\W*$"),
-             re.compile(r"^\W*([AB])\b"))
-_TIE = re.compile(r"\b(tie|equal(ly)?|both)\b", re.I)
+             re.compile(r"^\W*([AB])(?:[.:)\]]|\s*\n|\s+(?i:is|was|wins)\b)"))
+_TIE = re.compile(r"^\W*(?:tie|draw)\W*$"
+                  r"|\b(?:it|this|that)(?:'s|\s+is)\s+a\s+(?:tie|draw)\b"
+                  r"|\b(?:verdict|winner|result|answer)\s*(?:is|:)\s*(?:a\s+)?(?:tie|draw)\b",
+                  re.I)
+"""A tie stated as the verdict: the whole answer, "it's a tie", "verdict: tie"."""
 
 
 def _top_logprobs(choice: dict[str, Any]) -> list[tuple[str, float]] | None:
@@ -82,23 +96,34 @@ def read_logprobs(choice: dict[str, Any]) -> OrderResult:
         if letter in mass and (token, letter) not in seen:
             seen.add((token, letter))
             mass[letter] += math.exp(logprob)
+    letters = min(1.0, mass["A"] + mass["B"])
     if mass["A"] + mass["B"] == 0.0:
         shown = ", ".join(repr(t) for t, _ in top[:5])
-        return OrderResult(None, f"neither A nor B among the top tokens ({shown})")
-    return OrderResult(mass["A"] / (mass["A"] + mass["B"]), "logprobs")
+        return OrderResult(None, f"neither A nor B among the top tokens ({shown})", 0.0)
+    return OrderResult(mass["A"] / (mass["A"] + mass["B"]), "logprobs", letters)
 
 
 def read_verdict(text: str | None) -> OrderResult:
-    """P(first is better) from a written verdict: A -> 1, B -> 0, tie -> 0.5."""
+    """P(first is better) from a written verdict: A -> 1, B -> 0, a stated tie -> 0.5.
+
+    Text that states none of them is a failure with its reason (never a tie).
+    """
     if not text or not text.strip():
-        return OrderResult(None, "empty answer")
-    for pattern in _VERDICTS:
-        match = pattern.search(text.strip())
-        if match:
-            return OrderResult(1.0 if match.group(1).upper() == "A" else 0.0, "verdict")
+        return OrderResult(None, "empty answer", 0.0)
+    text = text.strip()
+    bracket = _BRACKETS.search(text)
+    if bracket:
+        letter = bracket.group(1).upper()
+        if letter in "AB":
+            return OrderResult(1.0 if letter == "A" else 0.0, "verdict", 1.0)
+        return OrderResult(0.5, "verdict (tie)", 1.0)
     if _TIE.search(text):
-        return OrderResult(0.5, "verdict (tie)")
-    return OrderResult(None, f"no verdict in the answer {text.strip()[:40]!r}")
+        return OrderResult(0.5, "verdict (tie)", 1.0)
+    for pattern in _VERDICTS:
+        match = pattern.search(text)
+        if match:
+            return OrderResult(1.0 if match.group(1) == "A" else 0.0, "verdict", 1.0)
+    return OrderResult(None, f"no verdict in the answer {text[:60]!r}", 0.0)
 
 
 @register("judge", "llm", "an LLM over any OpenAI-compatible API, both orders, P(A) from "
@@ -142,7 +167,7 @@ class LLMJudge:
         self.prompts, self.version = prompts.load("judge", prompt_file)
         needed = ("system", "user") if endpoint == "chat" else ("completion",)
         prompts.check(self.prompts, needed, ("query", "response_a", "response_b"),
-                      prompt_file or "judge.yaml", "--prompt")
+                      prompt_file or "judge.yaml", "--prompt", REQUIRED)
 
     def _request(self, pair: Pair, swapped: bool) -> Request:
         a, b = (pair.response_b, pair.response_a) if swapped else (pair.response_a,
@@ -171,24 +196,39 @@ class LLMJudge:
         """Count what :meth:`judge` would send now (the dry run)."""
         return self.client.plan(self.requests(pairs))
 
-    def _read(self, exchange: Exchange | None) -> OrderResult:
+    def _read(self, exchange: Exchange | None) -> tuple[OrderResult, bool]:
+        """Read one order's answer; also whether asking again could give another one.
+
+        (A well-formed answer without a verdict read from log-probabilities would come
+        back the same: the same request gives the same log-probabilities.)
+        """
         if exchange is None:
-            return OrderResult(None, "no answer")
+            return OrderResult(None, "no answer"), True
         if exchange.status != "ok":
-            return OrderResult(None, f"request failed: {exchange.error}")
+            return OrderResult(None, f"request failed: {exchange.error}"), True
         choice = first_choice(exchange.response)
         text = answer_text(exchange.response)
         if self.mode == "verdict":
-            return read_verdict(text)
+            return read_verdict(text), True
         result = read_logprobs(choice)
         if result.p_first is None and self.mode == "auto" and _top_logprobs(choice) is None:
             fallback = read_verdict(text)
-            if fallback.p_first is not None:
-                return OrderResult(fallback.p_first, "verdict (server gave no log-probabilities)")
-        return result
+            if fallback.p_first is None:
+                return OrderResult(None, f"no log-probabilities, and {fallback.detail}",
+                                   fallback.letters), True
+            return OrderResult(fallback.p_first, "verdict (server gave no log-probabilities)",
+                               fallback.letters), True
+        if result.p_first is None and _top_logprobs(choice) is None:
+            return OrderResult(None, f"{result.detail}; use --mode verdict for a server "
+                               "without log-probabilities"), False
+        return result, result.letters != 0.0
 
     def judge(self, pairs: pd.DataFrame, progress=None) -> JudgeRun:
-        """Ask about every pair in both orders; combine into judgments."""
+        """Ask about every pair in both orders; combine into judgments.
+
+        Answers that yield no verdict are handed back to the client as unusable
+        (failed now; asked again by the next run where that can help).
+        """
         records = frame_to_pairs(pairs)
         requests = {(p.id, s): self._request(p, s) for p in records for s in (False, True)}
         outcomes = self.client.run(list(requests.values()), progress)
@@ -196,7 +236,17 @@ class LLMJudge:
         extra = {"model": self.model, "mode": self.mode, "endpoint": self.endpoint,
                  "prompt_version": self.version}
         for pair in records:
-            first = self._read(outcomes.get(requests[(pair.id, False)].key))
-            swapped = self._read(outcomes.get(requests[(pair.id, True)].key))
-            run.add(combine(pair.id, self.name, first, swapped, extra))
+            orders = []
+            for swapped in (False, True):
+                key = requests[(pair.id, swapped)].key
+                exchange = outcomes.get(key)
+                result, again = self._read(exchange)
+                if result.p_first is None and exchange is not None and exchange.status == "ok":
+                    reason = f"no verdict: {result.detail}"
+                    if not again:
+                        reason += (" (asking the same request again would give the same "
+                                   "answer; change the prompt, the model or --mode)")
+                    self.client.reject(key, reason, final=not again)
+                orders.append(result)
+            run.add_pair(pair.id, self.name, *orders, extra)
         return run

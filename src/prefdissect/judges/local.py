@@ -5,8 +5,11 @@ name, where a hub is reachable), renders the judge prompt (the tokenizer's chat
 template where it has one, else the plain completion prompt), and reads the
 probability of the answer letters at the next position: P(A) / (P(A) + P(B)),
 summing each letter's spellings (``A`` and `` A``). Both orders are asked and
-combined as for the API judge. Needs ``transformers`` and ``torch`` (install the
-CPU build of torch explicitly, e.g. ``pip install torch==2.13.0``).
+combined as for the API judge. A prompt rendered by the chat template is
+tokenized without adding special tokens again (the template writes the BOS token
+where the model wants one); a plain prompt gets the tokenizer's own. Needs
+``transformers`` and ``torch`` (install the CPU build of torch explicitly, e.g.
+``pip install torch==2.13.0``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from .. import prompts
 from ..errors import UsageError
 from ..pairs import Pair, frame_to_pairs
 from ..registry import register
-from . import JudgeRun, OrderResult, combine
+from . import JudgeRun, OrderResult
 
 
 def _load(path: str):
@@ -66,11 +69,18 @@ class LocalJudge:
         self.batch_size = batch_size
         self.max_length = max_length
         self.prompts, self.version = prompts.load("judge", prompt_file)
+        from .llm import REQUIRED
+
+        prompts.check(self.prompts, ("system", "user", "completion"),
+                      ("query", "response_a", "response_b"), prompt_file or "judge.yaml",
+                      "--prompt", REQUIRED)
         self._torch, self.tokenizer, self.network = _load(self.path)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token
         self.tokenizer.padding_side = "left"
         self.letters = {letter: self._letter_ids(letter) for letter in "AB"}
+        # a chat template writes the model's special tokens itself
+        self.templated = bool(getattr(self.tokenizer, "chat_template", None))
 
     def _letter_ids(self, letter: str) -> list[int]:
         ids = set()
@@ -106,7 +116,8 @@ class LocalJudge:
         out = []
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt",
-                                   padding=True, truncation=True, max_length=self.max_length)
+                                   padding=True, truncation=True, max_length=self.max_length,
+                                   add_special_tokens=not self.templated)
             with torch.no_grad():
                 logits = self.network(**batch).logits[:, -1, :]
             probs = torch.softmax(logits.float(), dim=-1)
@@ -114,9 +125,10 @@ class LocalJudge:
                 p_a = float(row[self.letters["A"]].sum())
                 p_b = float(row[self.letters["B"]].sum())
                 if p_a + p_b == 0.0:
-                    out.append(OrderResult(None, "A and B both have probability 0"))
+                    out.append(OrderResult(None, "A and B both have probability 0", 0.0))
                 else:
-                    out.append(OrderResult(p_a / (p_a + p_b), "next-token probabilities"))
+                    out.append(OrderResult(p_a / (p_a + p_b), "next-token probabilities",
+                                           min(1.0, p_a + p_b)))
         return out
 
     def judge(self, pairs: pd.DataFrame, progress=None) -> JudgeRun:
@@ -131,5 +143,5 @@ class LocalJudge:
         run = JudgeRun()
         extra = {"model": self.path, "mode": "next-token", "prompt_version": self.version}
         for i, pair in enumerate(records):
-            run.add(combine(pair.id, self.name, scores[2 * i], scores[2 * i + 1], extra))
+            run.add_pair(pair.id, self.name, scores[2 * i], scores[2 * i + 1], extra)
         return run

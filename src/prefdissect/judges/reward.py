@@ -6,8 +6,10 @@ Two ways in, both registered under kind ``judge``:
     A local ``transformers`` sequence-classification model with one output (the
     shape of RewardBench's classifier reward models). Each response is scored on
     its own, as the conversation (earlier turns, the query, the response) rendered
-    with the tokenizer's chat template where it has one, else as the query and the
-    response separated by a blank line. Prompts longer than ``max_length`` tokens
+    with the tokenizer's chat template where it has one (tokenized without adding
+    special tokens again: the template writes the BOS token where the model wants
+    one), else as the query and the response separated by a blank line (with the
+    tokenizer's own special tokens). Prompts longer than ``max_length`` tokens
     are cut from the left, so the response is always scored whole where it fits.
     Batched, on CPU or a CUDA device. Needs ``transformers`` and ``torch``.
 ``reward-scores``
@@ -142,10 +144,12 @@ class RewardModelJudge:
         self.tokenizer.truncation_side = "left"
         # batched scoring reads each row's last non-padding token
         self.network.config.pad_token_id = self.tokenizer.pad_token_id
+        # a chat template writes the model's special tokens itself
+        self.templated = bool(getattr(self.tokenizer, "chat_template", None))
 
     def text(self, pair: Pair, response: str) -> str:
         """Render what the reward model scores: earlier turns, the query, the response."""
-        if getattr(self.tokenizer, "chat_template", None):
+        if self.templated:
             messages = [*pair.history, {"role": "user", "content": pair.query},
                         {"role": "assistant", "content": response}]
             return self.tokenizer.apply_chat_template(messages, tokenize=False)
@@ -157,7 +161,8 @@ class RewardModelJudge:
         out = []
         for start in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(texts[start:start + self.batch_size], return_tensors="pt",
-                                   padding=True, truncation=True, max_length=self.max_length)
+                                   padding=True, truncation=True, max_length=self.max_length,
+                                   add_special_tokens=not self.templated)
             batch = {k: v.to(self.device) for k, v in batch.items()}
             with torch.no_grad():
                 logits = self.network(**batch).logits

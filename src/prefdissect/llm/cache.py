@@ -8,6 +8,14 @@ re-checked on every read, see :mod:`.answers`), so a re-run retries exactly the
 failures. An ``ok`` row is never replaced: a later error, or another process's
 answer to the same request, leaves it as it is.
 
+A well-formed answer can still be useless to the step that asked (no JSON where
+JSON was asked for, no verdict, no grade, cut off at ``max_tokens``). That step
+calls :meth:`ExchangeLog.reject`: the row's status becomes ``rejected`` (no
+longer a cache hit, so the next run asks again, up to a bound the client
+keeps), and the answer is copied to the ``rejections`` table for audit. A
+rejection marked ``final`` is one that asking the same request again cannot
+cure (an answer cut off at its token cap); the client does not send it again.
+
 Each outcome is committed as soon as it arrives (WAL mode): killing the process
 loses only the calls in flight. Several processes may share one log: writes wait
 for each other (a busy timeout), the schema is brought up to date inside one
@@ -79,6 +87,17 @@ MIGRATIONS: list[tuple[int, tuple[str, ...]]] = [
             pid INTEGER NOT NULL,
             until REAL NOT NULL
         )""")),
+    # 3: answers the step that asked could not use, kept for audit; the exchanges row of
+    # such a request is marked 'rejected' (not 'ok', so not a cache hit).
+    (3, ("""
+        CREATE TABLE rejections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            key TEXT NOT NULL,
+            response TEXT,
+            reason TEXT NOT NULL,
+            final INTEGER NOT NULL,
+            rejected TEXT NOT NULL
+        )""", "CREATE INDEX rejections_key ON rejections(key)")),
 ]
 """Schema versions in order, each a list of SQL statements; a database is brought up
 to the last one on open."""
@@ -97,7 +116,7 @@ class Exchange:
     key: str
     """Hash of the request's canonical JSON."""
     status: str
-    """'ok' or 'error'."""
+    """'ok' or 'error' ('rejected' in the log: answered, but unusable to its step)."""
     response: dict[str, Any] | None
     """The response JSON, when ok."""
     error: str | None
@@ -228,6 +247,49 @@ class ExchangeLog:
                  outcome.completion_tokens, outcome.cost, outcome.latency_s, attempts, source,
                  _now()))
             return cursor.rowcount > 0
+
+    def reject(self, key: str, reason: str, final: bool = False) -> int:
+        """Mark the ``ok`` answer stored under ``key`` as unusable; return its rejections.
+
+        The answer is copied to the ``rejections`` table with ``reason``, and the
+        row's status becomes ``rejected``, so it is no longer a cache hit and a
+        later run asks again (a ``final`` rejection says that asking the same request
+        again cannot help). A row that is not ``ok`` is left as it is.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                moved = self._db.execute(
+                    "INSERT INTO rejections (key, response, reason, final, rejected) "
+                    "SELECT key, response, ?, ?, ? FROM exchanges "
+                    "WHERE key = ? AND status = 'ok'",
+                    (reason, int(final), _now(), key)).rowcount
+                if moved:
+                    self._db.execute("UPDATE exchanges SET status = 'rejected', error = ?, "
+                                     "updated = ? WHERE key = ?", (reason, _now(), key))
+                count = self._db.execute("SELECT count(*) FROM rejections WHERE key = ?",
+                                         (key,)).fetchone()[0]
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return count
+
+    def rejections(self, keys: list[str]) -> dict[str, tuple[int, bool, str]]:
+        """Per key still marked ``rejected``: (times rejected, any final, last reason)."""
+        found: dict[str, tuple[int, bool, str]] = {}
+        with self._lock:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                for key, count, final, reason in self._db.execute(
+                        "SELECT r.key, count(*), max(r.final), "
+                        "(SELECT reason FROM rejections WHERE key = r.key ORDER BY id DESC "
+                        "LIMIT 1) FROM rejections r JOIN exchanges e ON e.key = r.key "
+                        f"WHERE e.status = 'rejected' AND r.key IN ({marks}) GROUP BY r.key",
+                        chunk):
+                    found[key] = (count, bool(final), reason)
+        return found
 
     def log_attempt(self, key: str, started: str, latency_s: float, outcome: str,
                     http_status: int | None = None, error: str | None = None) -> None:

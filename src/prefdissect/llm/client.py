@@ -10,12 +10,23 @@ answer. Every outcome lands in the :class:`ExchangeLog`; a request whose
 successful outcome is already there is answered from it and never sent again,
 and a request another process sharing the log is asking is waited for. API keys
 come from an option or the environment, live only in the SDK client, and are
-scrubbed from error texts and answers before they are stored or shown.
+scrubbed from error texts and answers before they are stored or shown: from the
+raw text (also where the server escaped characters of the key, as JSON allows
+``/`` to be written escaped) and again from every string of the parsed body.
+
+A step that gets a well-formed answer it cannot use hands it back with
+:meth:`LLMClient.reject`: it counts as failed, and the next run asks it again,
+at most ``max_attempts`` times in all (a rejection that asking again cannot cure,
+such as an answer cut off at its token cap, is not asked again). A server that
+refuses the credentials several times in a row (HTTP 401/403) stops the run:
+nothing more is sent, and :class:`~prefdissect.errors.CredentialsRefused` says so.
+Ctrl-C ends a run within :data:`STOP_GRACE` seconds, whatever is in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -31,7 +42,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import InputError, UsageError
+from ..errors import CredentialsRefused, InputError, UsageError
 from .answers import unusable
 from .cache import HOST, Exchange, ExchangeLog
 
@@ -41,6 +52,10 @@ CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 """Tokens a chat template adds per message (role name and turn markers)."""
 KEY_ENV = ("PREFDISSECT_API_KEY", "OPENAI_API_KEY")
+AUTH_FAILURES_TO_STOP = 3
+"""Authentication failures (HTTP 401/403) in a row after which a run stops sending."""
+STOP_GRACE = 2.0
+"""Seconds Ctrl-C waits for requests in flight to unwind before the run ends anyway."""
 
 
 def _finite_or_missing(name: str) -> None:
@@ -188,6 +203,11 @@ class Tally:
         """Requests whose last outcome is a failure, with the reason."""
         return {k: self.reasons.get(k, "") for k, s in self.final.items() if s != "ok"}
 
+    def rejected(self, key: str, reason: str) -> None:
+        """Count a request whose answer its step could not use as failed."""
+        self.final[key] = "error"
+        self.reasons[key] = reason
+
     def replaced(self, keys: list[str]) -> None:
         """Forget requests the caller gave up for others (e.g. re-asked differently)."""
         for key in keys:
@@ -242,6 +262,8 @@ class LLMClient:
         self.poll = 0.25  # seconds between looks at a request another process is asking
         self._owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._sleep = asyncio.sleep  # tests replace it to measure the waits
+        self._auth_failures = 0  # HTTP 401/403 in a row
+        self._refused: str | None = None  # why the server refused the credentials
 
     def __repr__(self) -> str:  # never show the key
         return f"LLMClient(base_url={self.base_url!r}, log={str(self.log.path)!r})"
@@ -252,17 +274,51 @@ class LLMClient:
         return self.tally.sent
 
     def redact(self, text: str) -> str:
-        """Remove the API key from a text."""
-        if self._api_key and len(self._api_key) >= 4:
-            text = text.replace(self._api_key, "***")
+        """Remove the API key from a text, also in the forms JSON may escape it to."""
+        for variant in _key_variants(self._api_key):
+            text = text.replace(variant, "***")
         return text
+
+    def redact_body(self, value: Any) -> Any:
+        """Remove the API key from every string of a parsed body (keys included)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_body(v) for v in value]
+        if isinstance(value, dict):
+            return {self.redact_body(k): self.redact_body(v) for k, v in value.items()}
+        return value
+
+    def reject(self, key: str, reason: str, final: bool = False) -> None:
+        """Hand back an answer its step could not use: failed now, asked again next run.
+
+        Parameters
+        ----------
+        key
+            The request's key.
+        reason
+            Why the answer is unusable (stored with it, and shown as the failure).
+        final
+            True when asking the same request again cannot help (an answer cut off at
+            its token cap): it is then not sent again, and ``reason`` should say what
+            to change.
+        """
+        reason = self.redact(reason)
+        count = self.log.reject(key, reason, final)
+        if not final:
+            left = self.max_attempts - count
+            reason += (f" (the next run asks it again; {left} more tr"
+                       f"{'y' if left == 1 else 'ies'} within --max-attempts "
+                       f"{self.max_attempts})" if left > 0 else _given_up(count))
+        self.tally.rejected(key, reason)
 
     # -- planning -------------------------------------------------------------------
     def plan(self, requests: list[Request]) -> Plan:
         """Count what :meth:`run` would send for ``requests`` (the dry run)."""
         unique = {r.key: r for r in requests}
         cached = self.log.cached_keys(list(unique))
-        todo = [r for k, r in unique.items() if k not in cached]
+        given_up = self._given_up(list(unique))
+        todo = [r for k, r in unique.items() if k not in cached and k not in given_up]
         prompt = sum(r.estimated_tokens()[0] for r in todo)
         completion = sum(r.estimated_tokens()[1] for r in todo)
         costs = [self.prices.cost(r.body.get("model"), *r.estimated_tokens()) for r in todo]
@@ -275,23 +331,67 @@ class LLMClient:
         """Answer every request (from the log or the server); returns outcomes by key.
 
         Identical requests are sent once. A request that still fails after
-        ``max_attempts`` is returned (and logged) with status 'error' and its reason.
+        ``max_attempts`` is returned (and logged) with status 'error' and its reason,
+        and so is one whose answers were rejected ``max_attempts`` times (or once,
+        finally), without being sent again.
+
+        Raises
+        ------
+        CredentialsRefused
+            When the server refused the credentials :data:`AUTH_FAILURES_TO_STOP`
+            times in a row; the requests not sent by then are not sent.
         """
         unique = {r.key: r for r in requests}
-        outcomes: dict[str, Exchange] = {}
-        todo = []
-        for key, request in unique.items():
-            hit = self.log.get(key)
-            if hit is None:
-                todo.append(request)
-            else:
-                outcomes[key] = hit
-                self._count(hit)
+        outcomes = self.lookup(requests)
+        todo = [request for key, request in unique.items() if key not in outcomes]
+        for hit in outcomes.values():
+            self._count(hit)
         if progress and outcomes:
             progress(len(outcomes))
         if todo:
-            outcomes.update(asyncio.run(self._run_all(todo, progress)))
+            self._refused = None
+            outcomes.update(_run_to_the_end(self._run_all(todo, progress)))
+            if self._refused is not None:
+                raise CredentialsRefused(self._refusal(
+                    sum(r.key not in outcomes for r in todo)))
         return outcomes
+
+    def lookup(self, requests: list[Request]) -> dict[str, Exchange]:
+        """Return what the log already settles, sending nothing (for dry runs, exports).
+
+        That is the stored answers, and the requests :meth:`run` would not send again
+        (their answers rejected finally, or ``max_attempts`` times) as failures.
+        """
+        keys = list(dict.fromkeys(r.key for r in requests))
+        given_up = self._given_up(keys)
+        out = {}
+        for key in keys:
+            hit = self.log.get(key)
+            if hit is None and key in given_up:
+                hit = Exchange(key, "error", None, given_up[key])
+            if hit is not None:
+                out[key] = hit
+        return out
+
+    def _given_up(self, keys: list[str]) -> dict[str, str]:
+        """Return the requests not to send again: rejected finally, or too often, and why."""
+        out = {}
+        for key, (count, final, reason) in self.log.rejections(keys).items():
+            if final:
+                out[key] = reason
+            elif count >= self.max_attempts:
+                out[key] = f"{reason}{_given_up(count)}"
+        return out
+
+    def _refusal(self, unsent: int) -> str:
+        answered = self.tally.answered
+        return (f"the server at {self.base_url} refused the credentials "
+                f"{AUTH_FAILURES_TO_STOP} times in a row ({self._refused}), so the run "
+                f"stopped: {unsent} request{'s were' if unsent != 1 else ' was'} not sent. "
+                "Check the key (--api-key, PREFDISSECT_API_KEY or OPENAI_API_KEY) and "
+                f"--base-url, then run the same command again; the {answered} "
+                f"answer{'s' if answered != 1 else ''} received in this run "
+                f"{'are' if answered != 1 else 'is'} kept in {self.log.path}")
 
     def _count(self, outcome: Exchange) -> None:
         self.tally.final[outcome.key] = outcome.status
@@ -314,9 +414,11 @@ class LLMClient:
         gate = asyncio.Semaphore(self.concurrency)
         lease = self.timeout + self.max_wait + 30.0
 
-        async def one(request: Request) -> tuple[str, Exchange]:
+        async def one(request: Request) -> tuple[str, Exchange | None]:
             while True:
                 async with gate:
+                    if self._refused is not None:  # the credentials were refused: stop
+                        return request.key, None
                     # Another process sharing the log may have answered it meanwhile.
                     outcome = self.log.get(request.key)
                     if outcome is None and self.log.claim(request.key, self._owner, lease):
@@ -337,7 +439,8 @@ class LLMClient:
             return request.key, outcome
 
         try:
-            return dict(await asyncio.gather(*(one(r) for r in todo)))
+            done = await asyncio.gather(*(one(r) for r in todo))
+            return {key: outcome for key, outcome in done if outcome is not None}
         finally:
             await client.close()
 
@@ -346,8 +449,10 @@ class LLMClient:
         text = await asyncio.wait_for(
             client.post(ENDPOINTS[request.endpoint], body=request.body, cast_to=str,
                         options={"timeout": self.timeout}), self.timeout)
-        # A server may echo the key back inside an answer: it never reaches the log.
-        return json.loads(self.redact(text), parse_constant=_finite_or_missing)
+        # A server may echo the key back inside an answer: it never reaches the log. JSON
+        # may spell it with escapes (a slash as \\/), so the parsed strings are scrubbed too.
+        return self.redact_body(json.loads(self.redact(text),
+                                           parse_constant=_finite_or_missing))
 
     async def _with_retries(self, client, request: Request, lease: float) -> Exchange:
         import openai
@@ -366,6 +471,10 @@ class LLMClient:
                 error = f"HTTP {status}: {self._short(exc.message)}"
                 retryable = status == 429 or status >= 500 or status == 408
                 wait = retry_after(exc.response.headers) if retryable else None
+                if status in (401, 403):
+                    self._auth_failures += 1
+                    if self._auth_failures >= AUTH_FAILURES_TO_STOP:
+                        self._refused = error
                 if wait is not None and wait > self.max_wait:
                     error += (f" (the server asked to wait {wait:g} s, longer than "
                               f"--max-wait {self.max_wait:g} s)")
@@ -392,6 +501,7 @@ class LLMClient:
                 self._pay(request, body, paid)
                 problem = unusable(request.endpoint, body)
                 if problem is None:
+                    self._auth_failures = 0
                     self.tally.sent += 1
                     outcome = Exchange(request.key, "ok", body, None, *paid, latency)
                     self.log.log_attempt(request.key, started, latency, "ok", status)
@@ -429,6 +539,48 @@ class LLMClient:
     def _short(self, text: str, limit: int = 300) -> str:
         text = self.redact(" ".join(str(text).split()))
         return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _key_variants(key: str | None) -> list[str]:
+    """Return the key as written, and as the JSON of most servers may spell a slash in it.
+
+    Other escapes (JSON may write any character as a unicode escape) are caught after
+    parsing, in every string of the body.
+    """
+    if not key or len(key) < 4:
+        return []
+    escaped = json.dumps(key)[1:-1]
+    variants = {key, escaped, escaped.replace("/", "\\/"),
+                escaped.replace("/", "\\u002f"), escaped.replace("/", "\\u002F")}
+    return sorted(variants, key=len, reverse=True)
+
+
+def _given_up(count: int) -> str:
+    return (f" (its answers were rejected {count} time{'s' if count != 1 else ''}; run "
+            f"again with --max-attempts {count + 1} or more to have it asked again)")
+
+
+def _run_to_the_end(coroutine) -> Any:
+    """Run ``coroutine`` on a new event loop; Ctrl-C ends it within :data:`STOP_GRACE`.
+
+    ``asyncio.run`` waits, after Ctrl-C, until every task has unwound, however long
+    a request in flight takes to give up. Here the tasks are cancelled, given
+    :data:`STOP_GRACE` seconds, and the loop is closed without waiting further.
+    """
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(coroutine)
+    try:
+        return loop.run_until_complete(task)
+    except KeyboardInterrupt:
+        pending = asyncio.all_tasks(loop)
+        for other in pending:
+            other.cancel()
+        if pending:
+            with contextlib.suppress(BaseException):  # a second Ctrl-C ends the wait too
+                loop.run_until_complete(asyncio.wait(pending, timeout=STOP_GRACE))
+        raise
+    finally:
+        loop.close()
 
 
 def _tokens(usage: dict[str, Any], name: str) -> int:

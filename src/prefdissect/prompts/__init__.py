@@ -47,22 +47,32 @@ def load(name: str, path: str | Path | None = None) -> tuple[dict[str, Any], str
 
 
 def check(data: dict[str, Any], needed: tuple[str, ...], placeholders: tuple[str, ...],
-          source: str | Path, option: str) -> None:
+          source: str | Path, option: str,
+          required: dict[str, tuple[str, ...]] | None = None) -> None:
     """Check a prompt set has the ``needed`` texts and no unknown ``{placeholder}``.
 
-    Raises :class:`InputError` naming the text, so a mistake in a user's prompt file
-    stops the command before any request is built.
+    ``required`` names, per text, the placeholders it must use (``"a|b"``: either);
+    without them every request built from the text would be the same (a judge
+    prompt without ``{response_a}`` asks one question for every pair). Raises
+    :class:`InputError` naming the file, the text and the placeholder, so a mistake
+    in a user's prompt file stops the command before any request is built.
     """
     for key in needed:
         if not isinstance(data.get(key), str):
             raise InputError(source, f"has no '{key}' text", f"give {option} a YAML file with "
                              f"{', '.join(needed)} (see the built-in prompts)", field=key)
-        unknown = sorted({m.group(1) for m in _FIELD.finditer(data[key]) if m.group(1)}
-                         - set(placeholders))
+        used = {m.group(1) for m in _FIELD.finditer(data[key]) if m.group(1)}
+        unknown = sorted(used - set(placeholders))
         if unknown:
             raise InputError(source, f"uses the unknown placeholder {{{unknown[0]}}}",
                              f"use only {', '.join('{' + p + '}' for p in placeholders)} "
                              "(write {{ and }} for literal braces)", field=key)
+        for name in (required or {}).get(key, ()):
+            if not used & set(name.split("|")):
+                shown = " or ".join("{" + n + "}" for n in name.split("|"))
+                raise InputError(source, f"does not use the placeholder {shown}",
+                                 f"put {shown} where the text should show it; without it "
+                                 "every request would be the same", field=key)
 
 
 def render(template: str, **values: str) -> str:
