@@ -114,7 +114,7 @@ class FakeLLM:
         self.retry_after = 0.05
         self.reject_response_format = False  # answer 400 to structured-output requests
         self.escape: str | None = None  # a key of ESCAPES: how every answer is escaped
-        self._answered = threading.Condition()
+        self._changed = threading.Condition()  # a request came in, or an answer went out
         self._random: tuple[float, tuple[str, ...], random.Random] | None = None
         self._lock = threading.Lock()
         outer = self
@@ -132,6 +132,7 @@ class FakeLLM:
                     outer.headers.append(dict(self.headers))
                     fault = outer._next_fault()
                     outer.events.append((time.monotonic(), key, fault or "ok"))
+                outer._notify()
                 auth = self.headers.get("Authorization", "")
                 try:
                     self._answer(fault, body, key, auth)
@@ -178,8 +179,7 @@ class FakeLLM:
                     self._raw(200, data)
                 with outer._lock:
                     outer.paid[key] += 1
-                with outer._answered:
-                    outer._answered.notify_all()
+                outer._notify()
                 return None
 
             def _trickle(self, data):
@@ -223,16 +223,31 @@ class FakeLLM:
                 return rng.choice(kinds)
         return None
 
-    def wait_paid(self, count: int, timeout: float = 120.0) -> bool:
-        """Wait until ``count`` good answers were delivered in full; False on timeout."""
+    def _notify(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_until(self, condition: Callable[[], bool], timeout: float = 120.0) -> bool:
+        """Wait (on the server's events, not a sleep loop) until ``condition()`` holds.
+
+        Returns False when ``timeout`` seconds pass first.
+        """
         deadline = time.monotonic() + timeout
-        with self._answered:
-            while sum(self.paid.values()) < count:
+        with self._changed:
+            while not condition():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
-                self._answered.wait(left)
+                self._changed.wait(min(left, 1.0))
         return True
+
+    def wait_requests(self, count: int, timeout: float = 120.0) -> bool:
+        """Wait until ``count`` requests came in; False on timeout."""
+        return self.wait_until(lambda: len(self.requests) >= count, timeout)
+
+    def wait_paid(self, count: int, timeout: float = 120.0) -> bool:
+        """Wait until ``count`` good answers were delivered in full; False on timeout."""
+        return self.wait_until(lambda: sum(self.paid.values()) >= count, timeout)
 
     @property
     def url(self) -> str:

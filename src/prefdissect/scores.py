@@ -38,6 +38,7 @@ from scipy.stats import norm
 from .comparisons import Comparisons
 from .engines import PRIOR_SCALE, TERM_PRIOR_SD, Posterior, Problem, fit_problems
 from .errors import FitError, UsageError
+from .judges import single_order_count
 from .judgments import TIE, A, B
 from .terms import default_anchor, fixed_baseline, term_design
 
@@ -191,6 +192,10 @@ def _judged_table(pairs: pd.DataFrame, judgments: pd.DataFrame, judge: str,
         notes.append(f"{int((~named).sum())} judged pairs left out: no model names, no "
                      "usable label, or the same model on both sides")
     table = table[named].reset_index(drop=True)
+    single = single_order_count(mine[mine["pair_id"].isin(table["pair_id"])])
+    if single:
+        notes.append(f"{single} of the {len(table)} verdicts rest on one presentation order "
+                     "only (the other order's answer was unusable; position bias stays in them)")
     if table.empty:
         raise FitError(f"{judge}: no judged pair names both models; scores need model_a and "
                        "model_b")

@@ -31,6 +31,8 @@ import hashlib
 import json
 import os
 import random
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -563,12 +565,20 @@ def _given_up(count: int) -> str:
 def _run_to_the_end(coroutine) -> Any:
     """Run ``coroutine`` on a new event loop; Ctrl-C ends it within :data:`STOP_GRACE`.
 
-    ``asyncio.run`` waits, after Ctrl-C, until every task has unwound, however long
-    a request in flight takes to give up. Here the tasks are cancelled, given
-    :data:`STOP_GRACE` seconds, and the loop is closed without waiting further.
+    Two things make ``asyncio.run`` slow to stop. The signal may reach another thread
+    of the process (the kernel picks one), and Python's handler then only runs once
+    the main thread wakes, which an event loop waiting on a hung request may not do
+    for minutes; a handler added with ``add_signal_handler`` wakes the loop at once,
+    whichever thread got the signal. And after Ctrl-C it waits until every task has
+    unwound; here the tasks are cancelled, given :data:`STOP_GRACE` seconds, and the
+    loop is closed without waiting further.
     """
     loop = asyncio.new_event_loop()
     task = loop.create_task(coroutine)
+    handled = (threading.current_thread() is threading.main_thread()
+               and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if handled:
+        loop.add_signal_handler(signal.SIGINT, _interrupt)
     try:
         return loop.run_until_complete(task)
     except KeyboardInterrupt:
@@ -578,9 +588,17 @@ def _run_to_the_end(coroutine) -> Any:
         if pending:
             with contextlib.suppress(BaseException):  # a second Ctrl-C ends the wait too
                 loop.run_until_complete(asyncio.wait(pending, timeout=STOP_GRACE))
+        for other in pending:  # left behind on purpose: no warning when they are dropped
+            other._log_destroy_pending = False
         raise
     finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)  # (puts Python's own handler back)
         loop.close()
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 def _tokens(usage: dict[str, Any], name: str) -> int:
