@@ -44,7 +44,7 @@ class Mutation:
 MUTATIONS = [
     Mutation("redact-noop", "`redact` leaves the API key in place",
              [("src/prefdissect/llm/client.py",
-               'text = text.replace(self._api_key, "***")', "text = text")],
+               'text = text.replace(variant, "***")', "text = text")],
              ["tests/test_llm_faults.py::test_a_key_echoed_in_any_body_never_reaches_the_log",
               "tests/test_promises.py::test_a_key_from_any_source_is_never_written"]),
     Mutation("report-html", "report texts inserted as HTML (textContent -> innerHTML)",
@@ -62,14 +62,46 @@ MUTATIONS = [
              ["tests/test_llm.py::test_faults_are_retried_and_logged",
               "tests/test_cli_hardening.py::test_a_clean_run_exits_0_and_counts_only_its_own"
               "_requests"]),
+    # every look at the log before sending goes (the second look after the claim too),
+    # and the guard kills a run at a known point: once 5 answers are in
     Mutation("resume-resends", "a re-run sends finished requests again",
              [("src/prefdissect/llm/client.py", "            hit = self.log.get(key)\n",
                "            hit = None\n"),
               ("src/prefdissect/llm/client.py",
                "                    outcome = self.log.get(request.key)\n",
-               "                    outcome = None\n")],
+               "                    outcome = None\n"),
+              ("src/prefdissect/llm/client.py",
+               "outcome = self.log.get(request.key) or await self._with_retries(",
+               "outcome = await self._with_retries(")],
              ["tests/test_llm.py::test_persistent_failure_is_kept_and_only_it_is_retried",
-              "tests/test_soak.py::test_soak_one_study_refused_killed_and_resumed"]),
+              "tests/test_llm_trust.py::test_a_run_killed_after_n_answers_pays_for_none_of_"
+              "them_again"]),
+    Mutation("key-escaped-slash", "the key is redacted in the raw text only, before parsing "
+             "(a key the server's JSON escapes, sk-AB\\/CD, is stored)",
+             [("src/prefdissect/llm/client.py",
+               "        return self.redact_body(json.loads(self.redact(text),\n"
+               "                                           parse_constant=_finite_or_missing))",
+               "        return json.loads(self.redact(text), parse_constant=_finite_or_missing)"),
+              ("src/prefdissect/llm/client.py",
+               "    variants = {key, escaped, escaped.replace(",
+               "    variants = {key}\n    _ = {key, escaped, escaped.replace(")],
+             ["tests/test_llm_trust.py::test_a_key_the_server_escapes_never_reaches_the_log",
+              "tests/test_llm_rerun.py::test_no_key_reaches_a_file_or_a_message_however_the_"
+              "server_escapes_it"]),
+    Mutation("garbage-verdict-tie", "an answer that states no verdict is read as a tie",
+             [("src/prefdissect/judges/llm.py",
+               'return OrderResult(None, f"no verdict in the answer {text[:60]!r}", 0.0)',
+               'return OrderResult(0.5, "verdict (tie)", 1.0)')],
+             ["tests/test_llm_trust.py::test_only_a_stated_verdict_is_read",
+              "tests/test_llm_rerun.py::test_garbage_verdicts_fail_and_single_orders_are_"
+              "counted"]),
+    Mutation("single-order-as-both", "a verdict from one order is counted as both orders",
+             [("src/prefdissect/judges/__init__.py",
+               "    p_a = sum(usable) / len(usable)\n",
+               "    p_a = sum(usable) / len(usable)\n"
+               "    p1, p2 = (p_a if p1 is None else p1), (p_a if p2 is None else p2)\n")],
+             ["tests/test_llm_rerun.py::test_garbage_verdicts_fail_and_single_orders_are_"
+              "counted"]),
     Mutation("retry-after-ignored", "the server's Retry-After is ignored",
              [("src/prefdissect/llm/client.py",
                "wait = retry_after(exc.response.headers) if retryable else None",

@@ -298,3 +298,46 @@ def test_no_key_reaches_a_file_or_a_message_however_the_server_escapes_it(cli, t
     assert info["reference"].str.contains("Bearer \\*\\*\\*").all()
     found = everything(out) + "\n".join(r.out + r.err for r in results)
     assert [s for s in SPELLINGS if s in found] == []
+
+
+# -- grades ------------------------------------------------------------------------------------
+
+def test_a_grade_in_echoed_prompt_text_is_not_read(tmp_path):
+    from prefdissect.exploits.grading import Grader, parse_grade
+    from prefdissect.exploits.questions import Question, QuestionSet
+    from prefdissect.llm.client import LLMClient
+
+    questions = QuestionSet("q", "turns", [Question(str(i), [f"Question {i}?"])
+                                           for i in range(4)])
+    answers = {str(i): [[f"Answer {i}."]] for i in range(4)}
+
+    def echo(path, body):  # a base model continues its prompt: the example [[6]] comes back
+        return chat_reply(body["messages"][-1]["content"][-200:])
+
+    with FakeLLM(echo) as server:
+        client = LLMClient(server.url, tmp_path / "log.sqlite")
+        grades = Grader(client, "m").grade(questions, answers)
+    assert (grades["status"] == "failed").all() and grades["grade"].isna().all()
+    assert grades["reason"].str.contains("only the 1 grade in text copied from the prompt").all()
+    assert len(client.tally.failed) == 4  # handed back: asked again by the next run
+    # FastChat's prompt shows "Rating: [[5]]" as its example: an echo of it is not a
+    # grade, the same words written alone by the model are
+    fastchat = ('Rate it by strictly following this format: "[[rating]]", for example: '
+                '"Rating: [[5]]".\n\n[Question]\n{question}\n\n[Answer]\n{answer}')
+    assert parse_grade('for example: "Rating: [[5]]".', "", fastchat)[0] is None
+    assert parse_grade("Helpful and correct.\nRating: [[5]]", "", fastchat) == (5.0, "")
+    assert parse_grade("Rating: [[5]]", "", fastchat) == (5.0, "")
+
+
+def test_scores_say_how_many_verdicts_rest_on_one_order():
+    from test_model_terms import simulate_models
+
+    from prefdissect.scores import ScoreConfig, model_scores
+
+    pairs, judgments, comparisons, _ = simulate_models(400, seed=1)
+    single = judgments.index % 10 == 0
+    judgments = judgments.assign(details=[json.dumps({"single_order": bool(s)})
+                                          for s in single])
+    result = model_scores(pairs, judgments, comparisons, "sim", ScoreConfig(draws=100))
+    assert f"{int(single.sum())} of the 400 verdicts rest on one presentation order only" in \
+        " ".join(result.notes)

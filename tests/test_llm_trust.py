@@ -116,6 +116,22 @@ def test_a_final_rejection_is_not_asked_again_unchanged(tmp_path):
         assert len(server.requests) == 2
 
 
+@pytest.mark.parametrize("text, p_first", [
+    ("A", 1.0), ("[[B]]", 0.0), ("Response B is better.", 0.0), ("A.", 1.0),
+    ("B\nBecause it answers.", 0.0), ("[[C]]", 0.5), ("Tie", 0.5), ("It's a tie.", 0.5),
+    ("Verdict: tie", 0.5), ("It's a tie between Response A and Response B.", 0.5),
+    ("Sorry, I think both are fine!!", None), ("Both are equally good.", None),
+    ("I cannot answer a question like this.", None), ("A tie seems fair", None),
+    ("", None), ("The", None)])
+def test_only_a_stated_verdict_is_read(text, p_first):
+    from prefdissect.judges.llm import read_verdict
+
+    result = read_verdict(text)
+    assert result.p_first == p_first
+    if p_first is None:
+        assert result.detail.startswith(("no verdict in the answer", "empty answer"))
+
+
 # -- refused credentials ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("status", ["401", "403"])
