@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 from fake_llm import AUTH, FakeLLM, chat_reply, schema_reply
 
+from prefdissect.llm.client import AUTH_FAILURES_TO_STOP
+
 GARBAGE = "Sorry, I think both are fine!!"
 KEY = "sk-SOAK/SECRET+123/Zq81mK2hT7vW0xY3"
 SPELLINGS = (KEY, KEY.replace("/", "\\/"), KEY.replace("/", "\\u002f"),
@@ -183,9 +185,9 @@ def test_refused_credentials_stop_the_command(cli, tmp_path):
         sent = len(server.requests)
     assert result.code == 3
     text = one_line(result)
-    assert "refused the credentials 3 times in a row (HTTP 401" in text
+    assert f"refused the credentials {AUTH_FAILURES_TO_STOP} times in a row (HTTP 401" in text
     assert "Check the key (--api-key, PREFDISSECT_API_KEY or OPENAI_API_KEY)" in text
-    assert sent <= 3 + 1  # the third refusal stops it (one more may be in flight), not 40
+    assert sent <= AUTH_FAILURES_TO_STOP + 1  # (one more may be in flight), not all 40
 
 
 @pytest.mark.parametrize("kind", ["judge", "annotate"])

@@ -54,8 +54,9 @@ CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
 """Tokens a chat template adds per message (role name and turn markers)."""
 KEY_ENV = ("PREFDISSECT_API_KEY", "OPENAI_API_KEY")
-AUTH_FAILURES_TO_STOP = 3
-"""Authentication failures (HTTP 401/403) in a row after which a run stops sending."""
+AUTH_FAILURES_TO_STOP = 5
+"""Authentication failures (HTTP 401/403) in a row after which a run stops sending (a
+success in between starts the count again: a proxy's odd 401 does not stop a run)."""
 STOP_GRACE = 2.0
 """Seconds Ctrl-C waits for requests in flight to unwind before the run ends anyway."""
 
