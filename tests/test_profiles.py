@@ -193,3 +193,16 @@ def test_a_mostly_not_applicable_property_is_dropped_and_counted():
     zero = fit_profiles(pairs, judgments, resolve(annotations, pairs["id"], schema),
                         FitConfig(folds=0))
     assert "clear" in set(zero.profiles["property"]) and zero.used["sim"] == 200
+
+
+def test_nothing_to_fit_says_why_and_names_exclusions_only_when_there_are_some():
+    pairs, judgments, annotations, _, _ = synthetic_study(n=12)
+    comparisons = resolve(annotations, pairs["id"], load_schema())
+    with pytest.raises(FitError) as error:
+        fit_profiles(pairs, judgments, comparisons, FitConfig(min_pairs=20, folds=0))
+    assert "--min-pairs 20 usable pairs a fit needs; usable pairs in group 'all': sim 12; " \
+        "give more" in str(error.value)
+    assert "exclusions" not in str(error.value)  # nothing was excluded: do not send them there
+    judgments.loc[:5, "label"] = None
+    with pytest.raises(FitError, match="sim 6; left out of the fit: 6 "):
+        fit_profiles(pairs, judgments, comparisons, FitConfig(min_pairs=20, folds=0))
