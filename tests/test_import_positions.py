@@ -9,8 +9,9 @@ import pytest
 
 from prefdissect.judges import JudgeRun, verdict_stats
 
-STATS_COLUMNS = ["judge", "pairs", "judged", "failed", "both_orders", "position_consistency",
-                 "first_position_rate", "mean_order_gap"]
+STATS_COLUMNS = ["judge", "pairs", "judged", "failed", "both_orders", "single_order",
+                 "position_consistency", "consistent", "first_position_rate",
+                 "mean_order_gap", "no_verdict_share", "warning"]
 
 
 def test_verdict_stats_counts_by_hand():

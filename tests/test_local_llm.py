@@ -183,7 +183,10 @@ def test_thirty_alpaca_pairs_end_to_end_with_kill_and_resume(shared_data, proxy,
     assert finished
     before = proxy.count
     result = cli(*dissect_args(src, out, proxy.url))
-    assert result.code == 0, result.err
+    # a base model's answers are often unusable (cut off at the caps above, no letter among
+    # a verdict's log-probabilities): those are failures, and the run says so with exit 3
+    assert result.code in (0, 3), result.err
+    assert (result.code == 3) == ("finished with failures" in result.err)
     log = sqlite3.connect(out / "llm_log.sqlite")
     after = log.execute("SELECT key FROM attempts WHERE started > ?", (killed_at,)).fetchall()
     log.close()
@@ -248,7 +251,7 @@ def test_dry_run_matches_the_live_judge_run(shared_data, proxy, tmp_path, cli):
     planned = int(re.search(r"(\d+) requests to send", dry.text).group(1))
     assert 12 <= planned <= 16  # both orders of 8 pairs; identical requests are sent once
     live = cli("judge", str(study), "--model", "gemma", "--base-url", proxy.url)
-    assert live.code == 0, live.err
+    assert live.code in (0, 3), live.err  # 3: an order without a letter (a base model)
     assert proxy.count == planned
 
 
@@ -259,7 +262,8 @@ def test_batch_export_run_import_equals_live(shared_data, llama_deterministic, t
     for folder in (live, batch):
         assert cli("import", str(src), "--out", str(folder)).code == 0
     common = ["--annotator", "llm", "--model", "gemma", "--concurrency", "1", *CAPS]
-    assert cli("annotate", str(live), "--base-url", llama, *common).code == 0
+    answered = cli("annotate", str(live), "--base-url", llama, *common)
+    assert answered.code in (0, 3), answered.err  # 3: answers cut off at the caps
     for round_ in range(4):  # steps 4-5 wait for step 1 and references; repairs wait too
         requests = tmp_path / f"requests{round_}.jsonl"
         results = tmp_path / f"results{round_}.jsonl"
@@ -275,7 +279,8 @@ def test_batch_export_run_import_equals_live(shared_data, llama_deterministic, t
                    str(requests)).code == 0
     finished = cli("annotate", str(batch), "--base-url", "http://127.0.0.1:9/v1", *common,
                    "--max-attempts", "1")  # a dead server: every answer must come from the log
-    assert finished.code == 0, finished.err
+    assert finished.code == answered.code, finished.err  # the same unusable answers
+    assert "connection failed" not in finished.err
     key = ["pair_id", "property"]
     got = pd.read_parquet(batch / "annotations.parquet").sort_values(key).reset_index(drop=True)
     want = pd.read_parquet(live / "annotations.parquet").sort_values(key).reset_index(drop=True)

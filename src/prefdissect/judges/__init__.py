@@ -71,17 +71,15 @@ class JudgeRun:
                          for d in both)
         gaps = [abs(d["p_first_order"] - d["p_swapped_order"]) for d in both]
         read = [o.letters for o in self.orders if o.letters is not None]
-        row = _stats_row(judge, len(self.judgments), len(self.exclusions), len(both),
-                         consistent, first_wins, gaps)
-        row["no_verdict_share"] = (sum(x < 0.5 for x in read) / len(read) if read
-                                   else math.nan)
-        row["warning"] = "; ".join(judge_warnings(row)) or None
-        return row
+        return _stats_row(judge, len(self.judgments), len(self.exclusions), len(both),
+                          consistent, first_wins, gaps,
+                          sum(x < 0.5 for x in read) / len(read) if read else math.nan)
 
 
 def _stats_row(judge: str, judged: int, failed: int, both: int, consistent: int,
-               first_wins: int, gaps: list[float]) -> dict[str, float | int | str]:
-    return {
+               first_wins: int, gaps: list[float],
+               no_verdict: float = math.nan) -> dict[str, float | int | str | None]:
+    row = {
         "judge": judge,
         "pairs": judged + failed,
         "judged": judged,
@@ -92,11 +90,21 @@ def _stats_row(judge: str, judged: int, failed: int, both: int, consistent: int,
         "consistent": consistent,
         "first_position_rate": first_wins / (2 * both) if both else math.nan,
         "mean_order_gap": sum(gaps) / len(gaps) if gaps else math.nan,
+        "no_verdict_share": no_verdict,
     }
+    row["warning"] = "; ".join(judge_warnings(row)) or None
+    return row
 
 
 def judge_warnings(stats: dict) -> list[str]:
     """Say what makes a judge's verdicts untrustworthy, from its statistics row.
+
+    The row's columns (``judge_stats.csv``): ``pairs``, ``judged``, ``failed``,
+    ``both_orders`` and ``single_order`` (pairs judged in one order only, the other
+    order's answer unusable), ``position_consistency`` (``consistent`` of
+    ``both_orders``), ``first_position_rate``, ``mean_order_gap``, ``no_verdict_share``
+    (share of answers with less than half their probability on the letters; NaN
+    where unknown, as for imported verdicts) and ``warning`` (these warnings, joined).
 
     Two signs: most answers put less than half their probability on the verdict
     letters (the model is not answering the question; each verdict then rests on
@@ -160,9 +168,7 @@ def verdict_stats(judge: str, orders: list[tuple[str | None, str | None]],
     consistent = sum(f == s for f, s in both)
     first_wins = sum((f == A) + (s == B) for f, s in both)
     gaps = [abs(verdict_probability(f) - verdict_probability(s)) for f, s in both]
-    row = _stats_row(judge, len(orders), failed, len(both), consistent, first_wins, gaps)
-    row["warning"] = "; ".join(judge_warnings(row)) or None
-    return row
+    return _stats_row(judge, len(orders), failed, len(both), consistent, first_wins, gaps)
 
 
 def combine(pair_id: str, judge: str, first: OrderResult, swapped: OrderResult,
