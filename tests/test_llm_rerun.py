@@ -174,6 +174,28 @@ def test_a_degenerate_judge_is_flagged(cli, tmp_path):
     assert sum(n.startswith("judge m: ") for n in notes) == 2
 
 
+def test_an_empty_generated_answer_is_asked_again(cli, tmp_path):
+    questions = tmp_path / "alpaca.json"
+    questions.write_text(json.dumps([{"instruction": f"Explain topic {i}."} for i in range(3)]))
+    empty = {"topic 1"}
+
+    def reply(path, body):
+        text = body["messages"][-1]["content"]
+        return chat_reply("" if any(e in text for e in empty) else f"About {text}")
+
+    generate = ["exploit", "generate", str(questions), "--out", str(tmp_path / "run"),
+                "--model", "m"]
+    with FakeLLM(reply) as server:
+        first = cli(*generate, "--base-url", server.url)
+        assert first.code == 3 and "answered 2 of 3 questions" in one_line(first)
+        empty.clear()
+        second = cli(*generate, "--base-url", server.url)
+        assert second.code == 0, second.err
+        assert len(server.requests) == 4  # the empty one, asked again; the others not
+    outputs = json.loads((tmp_path / "run" / "model_outputs.json").read_text())
+    assert [o["output"] for o in outputs] == [f"About Explain topic {i}." for i in range(3)]
+
+
 # -- refused credentials and prompts ----------------------------------------------------------
 
 def test_refused_credentials_stop_the_command(cli, tmp_path):
