@@ -3,8 +3,10 @@
 Errors meant for users (:class:`~prefdissect.errors.PrefDissectError`) become one
 line on stderr; nothing else is caught, so a bug still shows its traceback.
 Exit statuses: 0 done; 2 bad input or options (nothing was done); 3 finished
-with failures (LLM requests that failed after every attempt, kept with their
-reasons; re-running retries only them); 130 interrupted (finished work is kept).
+with failures (LLM requests that failed after every attempt, or whose answers
+could not be used, kept with their reasons; re-running retries only them; also
+when the server refused the key and the run stopped); 130 interrupted (finished
+work is kept).
 
 Commands are plain functions in one module per command group; they are
 registered here, in the order of the workflow, so that ``--help`` reads like the
