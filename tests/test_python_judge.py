@@ -116,18 +116,29 @@ def test_judge_command(judge_file, tmp_path, cli):
              "response_b": "bad " * 2, "label": "A"} for i in range(6)]
     rows.append({"id": "boom", "query": "q", "response_a": "boom", "response_b": "boom x",
                  "label": "B"})
+    rows.append({"id": "half", "query": "q", "response_a": "word", "response_b": "ok",
+                 "label": "B"})  # 'maybe' shown first: judged in the swapped order only
     src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     study = tmp_path / "study"
     assert cli("import", str(src), "--out", str(study)).code == 0
     result = cli("judge", str(study), "--python", f"{judge_file}:moody", "--name", "moody")
     assert result.code == 3, result.err  # finished, with failures kept
     assert "1 pairs got no usable answer" in result.err and "boom" in result.err
+    said = " ".join(result.text.split())
+    assert "judged 7 of 8 pairs (6 in both orders, 1 in one order only, 1 failed" in said
+    # always 0.25 for the first shown: its verdict follows the order, not the responses
+    assert "warning: moody: its position consistency (0 of 6 pairs" in said
+    stats = pd.read_csv(study / "judge_stats.csv").set_index("judge").loc["moody"]
+    assert (stats["single_order"], stats["both_orders"], stats["consistent"]) == (1, 6, 0)
     judgments = pd.read_parquet(study / "judgments.parquet")
-    assert (judgments["judge"] == "moody").sum() == 6
+    assert (judgments["judge"] == "moody").sum() == 7
+    half = judgments.query("judge == 'moody' and pair_id == 'half'")["details"].iloc[0]
+    assert json.loads(half)["single_order"]
     exclusions = pd.read_csv(study / "exclusions.csv")
     assert "cannot judge boom" in exclusions.loc[exclusions["judge"] == "moody", "detail"].iloc[0]
     result = cli("judge", str(study), "--python", f"{judge_file}:hard")
-    assert result.code == 0 and "judged 7 of 7 pairs" in result.text
+    assert result.code == 0 and "judged 8 of 8 pairs (8 in both orders" in result.text
+    assert "warning" not in result.text
     wrong = cli("judge", str(study), "--python", f"{judge_file}:hard", "--model", "m")
     assert wrong.code == 2 and "does not combine" in wrong.err
     missing = cli("judge", str(study), "--python", f"{judge_file}:nope")

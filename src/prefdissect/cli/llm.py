@@ -95,7 +95,7 @@ def run_llm_judge(study, worker) -> None:
 
 
 def print_judge_run(name: str, run) -> None:
-    """Say how an LLM judge's run went: pairs judged, failures, position behaviour."""
+    """Say how a judge's run went: pairs judged (both orders or one), failures, warnings."""
     from ..judges import judge_warnings
 
     stats = run.stats(name)
@@ -103,12 +103,13 @@ def print_judge_run(name: str, run) -> None:
         console.print(f"[bold red]{literal(name)}: no pair was judged[/] (all "
                       f"{stats['pairs']} failed; reasons in exclusions.csv)", highlight=False)
         return
-    console.print(f"{literal(name)}: judged {stats['judged']} of {stats['pairs']} pairs "
-                  f"({stats['both_orders']} in both orders, {stats['single_order']} in one "
-                  f"order only, {stats['failed']} failed, see exclusions.csv); position "
-                  f"consistency {100 * stats['position_consistency']:.1f}%, first position "
-                  f"chosen {100 * stats['first_position_rate']:.1f}% of the time",
-                  highlight=False)
+    line = (f"{literal(name)}: judged {stats['judged']} of {stats['pairs']} pairs "
+            f"({stats['both_orders']} in both orders, {stats['single_order']} in one order "
+            f"only, {stats['failed']} failed, see exclusions.csv)")
+    if stats["both_orders"]:
+        line += (f"; position consistency {100 * stats['position_consistency']:.1f}%, first "
+                 f"position chosen {100 * stats['first_position_rate']:.1f}% of the time")
+    console.print(line, highlight=False)
     for warning in judge_warnings(stats):
         console.print(f"[bold yellow]warning:[/] {literal(name)}: {literal(warning)}",
                       highlight=False)

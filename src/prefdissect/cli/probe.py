@@ -334,6 +334,8 @@ def _print(result, probe_set, out: Path) -> None:
         console.print("[dim]no fitted profile of this judge in the study to set beside the "
                       "probes (judge and fit the study under the same --name first)[/]",
                       highlight=False)
+    for note in result.notes:
+        console.print(f"[bold yellow]note:[/] {literal(note)}", highlight=False)
     left = probe_set.outcomes[probe_set.outcomes["status"] != "kept"]
     if len(left):
         console.print(f"{len(left)} edited responses were left out (not applicable or failing "

@@ -15,6 +15,7 @@ def judge_with_python(study: Path, spec: str, name: str | None, other: bool) -> 
     from ..errors import PartialFailure, UsageError
     from ..registry import get as registry_get
     from ..study import Study
+    from .llm import print_judge_run
 
     if other:
         raise UsageError("--python does not combine with --model, --local-model, "
@@ -27,12 +28,7 @@ def judge_with_python(study: Path, spec: str, name: str | None, other: bool) -> 
                       console=console, transient=True) as bar:
             task = bar.add_task("python", total=total)
             run = pipeline.judge(target, worker, progress=lambda n: bar.advance(task, n))
-    stats = run.stats(worker.name)
-    line = f"{literal(worker.name)}: judged {stats['judged']} of {stats['pairs']} pairs"
-    if stats["both_orders"]:
-        line += (f"; position consistency {100 * stats['position_consistency']:.1f}%, first "
-                 f"position chosen {100 * stats['first_position_rate']:.1f}% of the time")
-    console.print(line, highlight=False)
+    print_judge_run(worker.name, run)
     if run.exclusions:
         example = run.exclusions[0]
         raise PartialFailure(f"{len(run.exclusions)} pairs got no usable answer in either "

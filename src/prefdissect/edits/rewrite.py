@@ -6,9 +6,12 @@ twice, a dry run counts the requests, and the requests can go out as a batch
 file. Its answers are hostile input like any server's: a usable answer still has
 to pass the same manipulation check as a built-in edit (target moved as asked,
 nothing else the heuristic measures moved); an answer that is empty or cut off
-at the token limit is left out with that reason, and a request that failed is
-recorded as failed and sent again on the next run. Only properties the heuristic
-annotator measures can be rewritten, since only those can be checked.
+at the token limit is left out with that reason (the same request would be cut
+off again), and a request that failed, or whose answer was empty (handed back to
+the client as unusable, :meth:`~prefdissect.llm.client.LLMClient.reject`), is
+recorded as failed and sent again on the next run, within ``max_attempts``. Only
+properties the heuristic annotator measures can be rewritten, since only those can
+be checked.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from . import FAILED_CHECK, KEPT, Checker, Edit, EditOutcome, failed
 
 PREFIX = "rewrite:"
 REWRITE_FAILED = "rewrite failed"
-"""Status of a rewrite whose request failed (sent again on the next run)."""
+"""Status of a rewrite whose request failed or whose answer was empty (sent again on the
+next run)."""
 WAITING = "waiting"
 """Status, in a dry run, of a rewrite not yet in the exchange log."""
 
@@ -121,8 +125,11 @@ class Rewriter:
         if finish_reason(exchange.response) == "length":
             return EditOutcome(spec.name, FAILED_CHECK, None,
                                "the rewrite was cut off at the token limit", False)
-        if not answer or not answer.strip():
-            return EditOutcome(spec.name, FAILED_CHECK, None, "the rewrite is empty", False)
+        if not answer or not answer.strip():  # unusable: handed back, asked again next run
+            if not self.cached_only:
+                self.client.reject(key, "the rewrite is empty")
+            return EditOutcome(spec.name, REWRITE_FAILED, None, "the rewrite is empty (the "
+                               "next run asks it again, within --max-attempts)")
         edited = answer.strip()
         if edited == text.strip():
             return EditOutcome(spec.name, FAILED_CHECK, edited, "the rewrite changed nothing",

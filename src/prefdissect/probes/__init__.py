@@ -36,7 +36,7 @@ import pandas as pd
 
 from ..edits import KEPT, POSITION, Checker, Edit, apply_edit, get_edit
 from ..errors import UsageError
-from ..judges import JudgeRun
+from ..judges import JudgeRun, judge_warnings
 from ..judgments import judgments_to_frame, label_from_probability
 from ..pairs import PAIR_COLUMNS
 from ..profiles import ALL, FitConfig, pair_groups, probability_preferred
@@ -350,6 +350,8 @@ class ProbeResult:
     """Probe effects beside the study's profile (:func:`observational`); may be empty."""
     run: JudgeRun
     """The judge's verdicts and failures on the probe pairs."""
+    notes: list[str] = field(default_factory=list)
+    """What a reader of the effects should know (:func:`judge_notes`)."""
 
 
 def prepare(study, config: ProbeConfig, schema=None, rewriter=None,
@@ -407,6 +409,25 @@ def probe(study, judge, probe_set: ProbeSet, config: ProbeConfig,
     profile = study.profiles() if study.path("profiles.csv").exists() else None
     beside = (observational(table, profile) if profile is not None
               else pd.DataFrame(columns=list(OBSERVATIONAL_COLUMNS)))
-    return ProbeResult(table, judged, beside, run)
+    return ProbeResult(table, judged, beside, run, judge_notes(run, judge.name))
+
+
+def judge_notes(run: JudgeRun, judge: str) -> list[str]:
+    """Say how many probe verdicts rest on one order only, and if most answers had no verdict.
+
+    The second is :func:`~prefdissect.judges.judge_warnings`' sign of a model that is not
+    answering with a verdict.
+    """
+    stats = run.stats(judge)
+    notes = []
+    if stats["single_order"]:
+        notes.append(f"{stats['single_order']} of the {stats['judged']} probe pairs judged "
+                     "rest on one presentation order only (the other order's answer was "
+                     "unusable; position bias stays in them): see p_first_order and "
+                     "p_swapped_order in probe_pairs.parquet")
+    # Only the no-verdict sign: position consistency means little over probe pairs, many of
+    # which differ by little (or, for swap, not at all), so that any judge flips on them.
+    share = {"no_verdict_share": stats.get("no_verdict_share")}
+    return notes + [f"judge {judge}: {warning}" for warning in judge_warnings(share)]
 
 
