@@ -43,6 +43,12 @@ class Property:
     """Query trait the property needs (one of :data:`TRAITS`), or None for always."""
     when_not_applicable: str = "zero"
     """'zero' (no difference) or 'exclude' (pair leaves the fit) where it does not apply."""
+    measure: dict[str, Any] | None = field(default=None, hash=False)
+    """How the ``features`` annotator measures it offline (see :mod:`prefdissect.discovery.
+    features`), or None."""
+    question: str | None = None
+    """How an LLM is asked about it in the one-call plan (``annotate --plan one-call``),
+    for a property the built-in prompts do not know; or None."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,14 @@ def _check(source: str, data: Any) -> None:
         if item.get("when_not_applicable", "zero") not in ("zero", "exclude"):
             raise InputError(source, f"{where} has unknown when_not_applicable",
                              "use zero or exclude", field="when_not_applicable")
+        if item.get("measure") is not None:
+            from .discovery.features import check_measure
+
+            check_measure(item["measure"], source, f"{where}.measure")
+        if item.get("question") is not None and not (isinstance(item["question"], str)
+                                                     and item["question"].strip()):
+            raise InputError(source, f"{where} has an empty or non-text question",
+                             "write the question an LLM is asked, as text", field="question")
         if item["name"] in seen:
             raise InputError(source, f"{where} repeats the name {item['name']!r}",
                              "give each property its own name", field="name")
@@ -185,6 +199,7 @@ def load_schema(path: str | Path | None = None) -> PropertySchema:
             rule=item["rule"], step=item.get("step", "query_free"),
             scale=str(item.get("scale", "")), applies_when=item.get("applies_when"),
             when_not_applicable=item.get("when_not_applicable", "zero"),
+            measure=item.get("measure"), question=item.get("question"),
         )
         for item in data["properties"]
     )

@@ -38,6 +38,7 @@ _BUILTIN_MODULES = (
     "prefdissect.exporters.annotated_pairs",
     "prefdissect.exporters.preference",
     "prefdissect.annotators.heuristic",
+    "prefdissect.annotators.features",
     "prefdissect.annotators.llm",
     "prefdissect.annotators.scenario",
     "prefdissect.judges.llm",

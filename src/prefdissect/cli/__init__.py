@@ -146,7 +146,8 @@ def _guard(function):
 
 
 def _register() -> None:
-    from . import agreement, analysis, cluster, demo, exploit, export, llm, report, scores, stages
+    from . import (agreement, analysis, cluster, demo, discover, exploit, export, llm, report,
+                   scores, stages)
 
     pipeline = "Pipeline"
     analyse = "Analyse"
@@ -163,6 +164,7 @@ def _register() -> None:
         ("compare", analysis.compare, analyse),
         ("explain", analysis.explain, analyse),
         ("agreement", agreement.agreement, analyse),
+        ("discover", discover.discover, analyse),
         ("report", report.report, share),
         ("plot", report.plot, share),
         ("export", export.export, share),

@@ -1,0 +1,197 @@
+"""The discover command: what a judge rewards that the schema does not name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import console, literal
+from .options import (
+    AttemptsOpt,
+    BaseUrlOpt,
+    ConcurrencyOpt,
+    DryOpt,
+    ExportOpt,
+    KeyOpt,
+    MaxWaitOpt,
+    ModelOpt,
+    PricesOpt,
+    SchemaOpt,
+    StudyArg,
+    TermsOpt,
+    ThreadsOpt,
+    TimeoutOpt,
+)
+
+ProposerOpt = Annotated[list[str] | None, typer.Option(
+    "--proposer", "-p", help="Proposer to run (repeatable): features (a library of text "
+    "features), phrases (words distinctive of the winner where the model errs), llm (an LLM "
+    "reads mispredicted pairs; needs --model). Default: features and phrases.")]
+
+
+def discover(study: StudyArg,
+             out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write "
+                                               "discoveries.csv, discovered.yaml and "
+                                               "discovery.json to.")],
+             judge: Annotated[str | None, typer.Option(
+                 "--judge", "-j", help="The judge to explain (default: the study's only "
+                 "one).")] = None,
+             group: Annotated[str, typer.Option(
+                 "--group", "-g", help="Work on one group of pairs: a scenario, a query "
+                 "trait, or all.")] = "all",
+             proposer: ProposerOpt = None,
+             max_new: Annotated[int, typer.Option(
+                 "--max-new", help="Keep at most this many discoveries.")] = 5,
+             seed: Annotated[int, typer.Option(
+                 "--seed", help="Seed of the split by query, the folds and the label "
+                 "shuffles.")] = 0,
+             folds: Annotated[int, typer.Option(
+                 "--folds", help="Folds (by query) for each candidate's held-out gain.")] = 10,
+             permutations: Annotated[int, typer.Option(
+                 "--permutations", help="Label shuffles that set the threshold.")] = 19,
+             level: Annotated[float, typer.Option(
+                 "--level", help="Chance that labels carrying nothing beyond the schema "
+                 "yield any discovery.")] = 0.05,
+             phrases: Annotated[int, typer.Option(
+                 "--phrases", help="At most this many phrase candidates.")] = 20,
+             schema: SchemaOpt = None, model_terms: TermsOpt = "auto",
+             threads: ThreadsOpt = 1,
+             model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
+             llm_pairs: Annotated[int, typer.Option(
+                 "--llm-pairs", help="LLM proposer: mispredicted pairs it reads.")] = 12,
+             llm_candidates: Annotated[int, typer.Option(
+                 "--llm-candidates", help="LLM proposer: at most this many candidates "
+                 "(after merging near-duplicates).")] = 8,
+             structured: Annotated[bool, typer.Option(
+                 "--structured/--no-structured", help="LLM: ask for schema-constrained "
+                 "JSON.")] = True,
+             concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
+             max_attempts: AttemptsOpt = 5, max_wait: MaxWaitOpt = 60.0,
+             prices: PricesOpt = None, dry_run: DryOpt = False,
+             batch_export: ExportOpt = None) -> None:
+    """Find what a judge rewards beyond the schema: propose on some queries, test on others."""
+    from ..discovery.discoveries import SelectionConfig
+    from ..discovery.run import DiscoverConfig
+    from ..errors import UsageError
+    from ..properties import load_schema
+    from ..study import Study
+
+    config = DiscoverConfig(judge=judge, group=group,
+                            proposers=tuple(dict.fromkeys(proposer or ("features", "phrases"))),
+                            phrases=phrases, model_terms=model_terms,
+                            selection=SelectionConfig(folds=folds, permutations=permutations,
+                                                      level=level, max_new=max_new, seed=seed,
+                                                      threads=threads))
+    config.validate()
+    if schema:
+        load_schema(schema)
+    uses_llm = "llm" in config.proposers
+    if (dry_run or batch_export) and not uses_llm:
+        raise UsageError("--dry-run and --batch-export apply to the llm proposer; add "
+                         "--proposer llm")
+    if uses_llm and (llm_pairs < 1 or llm_candidates < 1):
+        raise UsageError("--llm-pairs and --llm-candidates: give 1 or more")
+    with Study(study).lock("discover", create=False) as target:
+        target.pairs()  # a study without pairs stops here
+        llm = None
+        if uses_llm:
+            llm = _proposer(target, model, base_url, api_key, llm_pairs, llm_candidates,
+                            structured, concurrency, timeout, max_attempts, max_wait, prices)
+        if dry_run or batch_export:
+            _plan(target, llm, config, schema, batch_export)
+            return
+        from ..discovery.run import discover as run
+
+        found = run(target, out, config, schema_path=schema, llm=llm)
+    show(found, out)
+    if llm is not None:
+        from .llm import finish
+
+        console.print(finish(llm.client), highlight=False)
+
+
+def _proposer(target, model, base_url, api_key, pairs, candidates, structured, concurrency,
+              timeout, max_attempts, max_wait, prices):
+    """Check the LLM options and build the LLM proposer (its log is the study's)."""
+    from ..discovery.proposals import LLMProposer
+    from ..errors import UsageError
+    from ..llm.client import Prices
+    from .llm import check_base_url, make_client
+
+    if not model:
+        raise UsageError("the llm proposer needs --model (and --base-url)")
+    check_base_url(base_url)
+    prices = Prices.load(prices)
+    client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
+                         prices, max_wait)
+    return LLMProposer(client, model, pairs_shown=pairs, max_candidates=candidates,
+                       structured=structured)
+
+
+def _plan(target, llm, config, schema, batch_export) -> None:
+    """Dry run or batch export of the LLM proposer's requests."""
+    from ..discovery.run import plan_llm
+    from ..llm.batch import export_batch
+    from .llm import print_plan
+
+    requests, waiting = plan_llm(target, config, llm, schema_path=schema)
+    if batch_export:
+        count = export_batch(requests, batch_export, llm.client.log)
+        console.print(f"wrote {count} requests to {literal(batch_export)}; {waiting} more "
+                      "depend on their answers: import the results and export again",
+                      highlight=False)
+        return
+    print_plan(llm.client.plan(requests), waiting)
+
+
+def _pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.0f}%"
+
+
+def show(found, out: Path) -> None:
+    """Print a discovery's summary: the split, the threshold, the best candidates."""
+    from rich.table import Table
+
+    r = found.result
+    counts = ", ".join(f"{n} {p}" for p, n in found.summary()["by_proposer"].items())
+    console.print(f"judge {literal(found.judge)}, group {literal(found.group)}: proposed on "
+                  f"{found.proposal_pairs} pairs, tested on {r.pairs} pairs of other queries "
+                  f"({r.queries} queries); {len(found.candidates)} candidates ({counts})",
+                  highlight=False)
+    console.print(f"threshold: a held-out gain above {r.threshold:.5f} (the largest gain "
+                  f"beaten in {len(r.null_gains)} label shuffles); kept "
+                  f"{len(r.selected)}: {literal(', '.join(r.selected) or 'none')}",
+                  highlight=False)
+    view = Table("candidate", "proposer", "covers", "P(preferred) [95%]", "gain [95%]",
+                 "nearest property (r)", "kept", box=None)
+    for row in r.table.head(12).itertuples():
+        effect = "-" if row.mean != row.mean else \
+            f"{_pct(row.p_preferred)} [{_pct(_sig(row.lower))}, {_pct(_sig(row.upper))}]"
+        gain = "-" if row.gain != row.gain else \
+            f"{row.gain:+.4f} [{row.gain_lower:+.4f}, {row.gain_upper:+.4f}]"
+        near = "-" if row.nearest_property is None or row.nearest_property != \
+            row.nearest_property else f"{row.nearest_property} ({row.nearest_correlation:+.2f})"
+        view.add_row(literal(row.candidate), row.proposer, _pct(row.coverage), effect, gain,
+                     literal(near), "yes" if row.selected else "")
+    console.print(view)
+    if r.set_gain:
+        g = r.set_gain
+        console.print(f"kept set, fitted jointly: held-out log-loss {g['base_log_loss']:.4f} "
+                      f"(schema + model terms) -> {g['log_loss']:.4f}; gain {g['gain']:+.4f} "
+                      f"[{g['gain_lower']:+.4f}, {g['gain_upper']:+.4f}] (95%, over queries)",
+                      highlight=False)
+    for reason, count in found.left_out.items():
+        console.print(f"[dim]left out: {count} pairs, {literal(reason)}[/]", highlight=False)
+    for note in found.notes:
+        console.print(f"[dim]note: {literal(note)}[/]", highlight=False)
+    console.print(f"wrote {literal(out)}/discoveries.csv, discovered.yaml (the schema plus "
+                  "what was kept), discovered_annotations.parquet and discovery.json",
+                  highlight=False)
+
+
+def _sig(x: float) -> float:
+    import math
+
+    return 1.0 / (1.0 + math.exp(-x))

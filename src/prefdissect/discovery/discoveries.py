@@ -1,0 +1,484 @@
+"""Discoveries: candidate properties tested on the test half, and the ones kept.
+
+Every figure here comes from the test half only. The *base model* is the usual
+regression (:mod:`prefdissect.engines`): the schema's comparisons and the model
+terms. Each candidate is then measured four ways:
+
+- **effect**: fitted jointly with the base model by the usual engine on the whole
+  test half: the posterior mean, 95% interval and P(preferred) of its weight;
+- **coverage**: the share of test pairs where it differs between A and B;
+- **held-out gain**: k-fold (folds by query, so that no query is on both sides of a
+  fold) mean log-loss of the base model minus that of the base model plus the
+  candidate, per held-out pair, with a 95% interval from the spread over queries
+  (pairs of one query are not independent). In each fold the base model is fitted
+  by the usual engine on the other folds; the candidate then joins it by one joint
+  Newton step from that fit (:func:`one_step_gains`): the candidate's weight from
+  its score and its information net of what the base columns explain, combined
+  exactly with its Laplace prior, and the base weights moved accordingly. On the
+  AlpacaEval study this is within a few percent of refitting every fold with the
+  candidate (tests/test_discovery.py checks it against such refits), at the cost
+  of a few matrix products, so every candidate can be tested under every
+  permutation below;
+- **redundancy**: its strongest Pearson correlation with a schema property.
+
+**Selection.** The same gains are computed with the labels shuffled within the
+test half (within pairs that share their model-term values, so that model quality
+stays with the labels), ``permutations`` times. A candidate is kept when its gain
+exceeds the ``level`` quantile of the permutations' *largest* gains (with 19
+permutations and level 0.05: larger than all of them), so that a judge whose
+labels carry nothing beyond the base model yields any discovery with probability
+at most ``level`` (exact, by exchangeability). Candidates are taken greedily: the
+largest gain first, then the base model is refitted with it and the others'
+gains recomputed, until none clears the threshold or ``max_new`` are kept. The
+kept set is finally fitted jointly with the base model by the usual engine, with
+k-fold held-out log-loss for the set's gain.
+
+Where many pairs share their comparisons, rows with identical values and label
+are merged into one weighted row (:class:`CompressedDesign`); the engine's
+expectation propagation gives the same posterior either way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, ndtri
+
+from ..engines import PRIOR_SCALE, Problem, fit_problems
+from ..engines.ep import laplace_tilted_moments
+from ..errors import UsageError
+from ..properties import Property
+
+DISCOVERY_COLUMNS = ("candidate", "proposer", "description", "coverage", "mean", "lower",
+                     "upper", "p_preferred", "gain", "gain_lower", "gain_upper",
+                     "nearest_property", "nearest_correlation", "selected")
+"""Columns of ``discoveries.csv``: one row per candidate, kept ones first."""
+FOLD_TOLERANCE = 1e-4
+"""EP's convergence tolerance for the fold fits behind the gains (a gain is a difference
+of two losses on the same fit, so it moves far less than the weights)."""
+EFFECT_TOLERANCE = 1e-5
+"""EP's tolerance for each candidate's effect (weights to about 2e-5 of the 1e-6 fit)."""
+
+
+@dataclass
+class Candidate:
+    """A proposed property and its comparisons on the test half."""
+
+    property: Property
+    """Name, label, description, rule, and how it is measured (or asked)."""
+    proposer: str
+    """Which proposer made it: features, phrases or llm."""
+    comparison: np.ndarray
+    """Per test pair: +1 (A better on it), 0 or -1."""
+    values_a: np.ndarray | None = None
+    """The measured values of A (for the annotation table written beside the result)."""
+    values_b: np.ndarray | None = None
+    """The measured values of B."""
+
+
+@dataclass
+class BaseDesign:
+    """The test half as the base model sees it."""
+
+    X: np.ndarray
+    """(pairs x columns): the schema's comparisons, then the model-term columns."""
+    names: list[str]
+    """Column names (properties, then terms)."""
+    n_properties: int
+    """How many of the columns are schema properties (the rest are model terms)."""
+    gaussian_sd: np.ndarray | None
+    """Per column: the Gaussian prior sd of a model term, NaN for a property."""
+    y: np.ndarray
+    """1 where the judge preferred A, 0 where it preferred B."""
+    clusters: np.ndarray
+    """Per pair: an integer id of its query (folds and intervals respect it)."""
+    strata: np.ndarray
+    """Per pair: an integer id of its model-term values (labels are shuffled within)."""
+
+
+@dataclass
+class SelectionConfig:
+    """Settings of the test and the selection."""
+
+    folds: int = 10
+    """Folds (by query) for the held-out gains."""
+    permutations: int = 19
+    """Label shuffles that calibrate the threshold."""
+    level: float = 0.05
+    """Chance that labels carrying nothing beyond the base model yield a discovery."""
+    max_new: int = 5
+    """At most this many candidates are kept."""
+    min_coverage: int = 20
+    """Candidates that differ in fewer test pairs are reported but not tested."""
+    prior_scale: float = PRIOR_SCALE
+    """Scale of the Laplace prior on property and candidate weights."""
+    interval: float = 0.95
+    """Mass of every interval."""
+    seed: int = 0
+    """Seed of the folds and the permutations."""
+    threads: int | None = 1
+    """BLAS threads while fitting."""
+
+    def validate(self) -> None:
+        """Raise a :class:`UsageError` naming the first setting out of range."""
+        if self.folds < 2:
+            raise UsageError(f"--folds {self.folds}: give 2 or more")
+        if not 0 < self.level < 1:
+            raise UsageError(f"--level {self.level}: give a probability between 0 and 1")
+        needed = int(np.ceil(1 / self.level)) - 1
+        if self.permutations < needed:
+            raise UsageError(f"--permutations {self.permutations}: a level of {self.level} "
+                             f"needs at least {needed} permutations (1/level - 1)")
+        if self.max_new < 1:
+            raise UsageError(f"--max-new {self.max_new}: give 1 or more")
+        if self.min_coverage < 1:
+            raise UsageError(f"min coverage {self.min_coverage}: give 1 or more")
+
+
+@dataclass
+class DiscoveryResult:
+    """What testing the candidates found."""
+
+    table: pd.DataFrame
+    """One row per candidate: :data:`DISCOVERY_COLUMNS`."""
+    threshold: float
+    """Gain a candidate had to exceed (from the permutations)."""
+    null_gains: np.ndarray
+    """The largest gain under each permutation."""
+    selected: list[str]
+    """Names of the kept candidates, in the order they were taken."""
+    joint: pd.DataFrame
+    """The joint fit of the kept set with the base model: one row per column."""
+    set_gain: dict[str, float] = field(default_factory=dict)
+    """Held-out log-loss of the base model and of base + kept set, and the gain with
+    its interval (empty when nothing was kept)."""
+    pairs: int = 0
+    """Test pairs used."""
+    queries: int = 0
+    """Distinct queries among them."""
+
+
+# -- folds, permutations, the merged design ---------------------------------------------------
+def query_folds(clusters: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """Assign each pair a fold so that all pairs of one query share it (seeded)."""
+    ids = np.unique(clusters)
+    order = np.random.default_rng(seed).permutation(len(ids))
+    fold_of = np.empty(len(ids), dtype=int)
+    fold_of[order] = np.arange(len(ids)) % folds
+    return fold_of[np.searchsorted(ids, clusters)]
+
+
+def permuted_labels(y: np.ndarray, strata: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """Return ``count`` label vectors, each shuffled within strata (count x n)."""
+    rng = np.random.default_rng(seed)
+    groups = [np.flatnonzero(strata == s) for s in np.unique(strata)]
+    out = np.empty((count, len(y)))
+    for p in range(count):
+        shuffled = y.copy()
+        for rows in groups:
+            shuffled[rows] = y[rng.permutation(rows)]
+        out[p] = shuffled
+    return out
+
+
+class CompressedDesign:
+    """A design whose identical rows are merged: one weighted row per distinct x and label.
+
+    Expectation propagation updates identical rows with identical labels
+    identically, so one row counted ``w`` times (the engine's row weight) gives the
+    same posterior as ``w`` copies, at a fraction of the work.
+    """
+
+    def __init__(self, X: np.ndarray):
+        distinct, inverse = np.unique(X, axis=0, return_inverse=True)
+        self.k = len(distinct)
+        self.inverse = inverse.reshape(-1)
+        self.X = np.vstack([distinct, distinct])
+        self.y = np.r_[np.ones(self.k), np.zeros(self.k)]
+
+    def problem(self, y: np.ndarray, weight: np.ndarray, gaussian_sd) -> Problem:
+        """Return the engine problem of labels ``y`` with pair weights ``weight``."""
+        ones = np.bincount(self.inverse, weights=weight * y, minlength=self.k)
+        zeros = np.bincount(self.inverse, weights=weight * (1 - y), minlength=self.k)
+        return Problem(self.X, self.y, np.r_[ones, zeros], gaussian_sd)
+
+
+def _sd(gaussian_sd: np.ndarray | None, extra: int) -> np.ndarray | None:
+    """Return the prior sds of a design with ``extra`` Laplace-prior columns appended."""
+    return None if gaussian_sd is None else np.r_[gaussian_sd, np.full(extra, np.nan)]
+
+
+def fold_fits(X: np.ndarray, Y: np.ndarray, folds: np.ndarray, k: int, gaussian_sd,
+              config: SelectionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means (L x k x d) and covariances (L x k x d x d) of the fold fits.
+
+    Fold ``f``'s fit of label set ``l`` leaves out the pairs of fold ``f``; all
+    L x k problems share one merged design, so the engine solves them in one block.
+    """
+    design = CompressedDesign(X)
+    problems = [design.problem(y, (folds != f).astype(float), gaussian_sd)
+                for y in Y for f in range(k)]
+    posteriors = fit_problems(problems, prior_scale=config.prior_scale,
+                              interval=config.interval, threads=config.threads,
+                              tol=FOLD_TOLERANCE)
+    d = X.shape[1]
+    means = np.stack([p.mean for p in posteriors]).reshape(len(Y), k, d)
+    covs = np.stack([p.cov for p in posteriors]).reshape(len(Y), k, d, d)
+    return means, covs
+
+
+# -- the one-step gains -----------------------------------------------------------------------
+def _softplus(x: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, x)
+
+
+def one_step_gains(X: np.ndarray, means: np.ndarray, covs: np.ndarray, Y: np.ndarray,
+                   folds: np.ndarray, C: np.ndarray, prior_scale: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out log-loss gains of each candidate beside the base model, per label set.
+
+    For each fold fit of the base model (posterior mean ``b`` and covariance ``S``),
+    one joint Newton step from ``(b, 0)`` adds the candidate: its score ``g`` and
+    information ``I`` on the training pairs, less what the base columns already
+    explain (``I - h' S h``, with ``h`` the cross-information), give a Gaussian
+    likelihood of its weight, combined exactly with its Laplace prior; the base
+    weights then move by ``-S h w``. The held-out pairs are scored with both.
+
+    Parameters
+    ----------
+    X
+        (n x d) the base design.
+    means, covs
+        The base model's fold fits (:func:`fold_fits`).
+    Y
+        (L x n) label sets.
+    folds
+        (n,) fold of each pair.
+    C
+        (n x m) candidate comparisons.
+    prior_scale
+        Scale of the Laplace prior on a candidate's weight.
+
+    Returns
+    -------
+    gains
+        (L x m) mean held-out gain (base log-loss minus base + candidate) per pair.
+    diffs
+        (n x m) the per-pair gains of the first label set (for its interval).
+    """
+    L, k, d = means.shape
+    n, m = C.shape
+    gains = np.empty((L, m))
+    diffs = np.empty((n, m))
+    C2 = C * C
+    train = (folds[:, None] != np.arange(k)[None, :]).astype(float)  # (n, k)
+    tests = [np.flatnonzero(folds == f) for f in range(k)]
+    for label_set in range(L):
+        y = Y[label_set]
+        sign = 2.0 * y - 1.0
+        eta = X @ means[label_set].T                                 # (n, k)
+        p = expit(eta)
+        v = train * p * (1 - p)
+        score = (train * (y[:, None] - p)).T @ C                     # (k, m)
+        cross = ((v[:, :, None] * X[:, None, :]).reshape(n, k * d).T @ C).reshape(k, d, m)
+        moved = covs[label_set] @ cross                              # (k, d, m)
+        info = v.T @ C2 - np.einsum("kdm,kdm->km", cross, moved)
+        ok = info > 1e-9
+        safe = np.where(ok, info, 1.0)
+        weight, _ = laplace_tilted_moments(np.where(ok, score / safe, 0.0), 1.0 / safe,
+                                           prior_scale)
+        weight = np.where(ok, weight, 0.0)                           # (k, m)
+        held = np.empty((n, m))
+        for f, rows in enumerate(tests):
+            base = sign[rows] * eta[rows, f]
+            change = C[rows] * weight[f] - X[rows] @ (moved[f] * weight[f])
+            held[rows] = _softplus(-base)[:, None] - _softplus(-(base[:, None]
+                                                                 + sign[rows, None] * change))
+        gains[label_set] = held.mean(axis=0)
+        if label_set == 0:
+            diffs = held
+    return gains, diffs
+
+
+def cluster_interval(values: np.ndarray, clusters: np.ndarray, mass: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of the mean of per-pair ``values`` (n x m), clustered by query.
+
+    The variance of the mean sums each query's deviations before squaring (a
+    cluster-robust sandwich, with the usual G / (G - 1) correction).
+    """
+    values = values.reshape(len(values), -1)
+    mean = values.mean(axis=0)
+    _, ids = np.unique(clusters, return_inverse=True)
+    sums = np.zeros((ids.max() + 1, values.shape[1]))
+    np.add.at(sums, ids, values - mean)
+    g, n = len(sums), len(values)
+    se = np.sqrt(g / max(g - 1, 1) * (sums ** 2).sum(axis=0)) / n
+    z = ndtri(0.5 + mass / 2)
+    return mean - z * se, mean + z * se
+
+
+def threshold(null_max: np.ndarray, level: float) -> float:
+    """Return the gain to beat: the ``floor(level * (P + 1))``-th largest of P maxima.
+
+    Under labels exchangeable with the permutations, the observed largest gain
+    exceeds it with probability at most ``level``.
+    """
+    rank = int(np.floor(level * (len(null_max) + 1)))
+    ordered = np.sort(null_max)[::-1]
+    return float(max(ordered[max(rank, 1) - 1], 0.0))
+
+
+# -- effects, redundancy, the joint fit -------------------------------------------------------
+def _effects(base: BaseDesign, C: np.ndarray, config: SelectionConfig) -> np.ndarray:
+    """Each candidate fitted with the base model on the whole test half: (m x 3) mean, lo, hi."""
+    problems, sd = [], _sd(base.gaussian_sd, 1)
+    for j in range(C.shape[1]):
+        design = CompressedDesign(np.hstack([base.X, C[:, j:j + 1]]))
+        problems.append(design.problem(base.y, np.ones(len(base.y)), sd))
+    if not problems:
+        return np.empty((0, 3))
+    posteriors = fit_problems(problems, prior_scale=config.prior_scale,
+                              interval=config.interval, threads=config.threads,
+                              tol=EFFECT_TOLERANCE)
+    return np.array([[p.mean[-1], p.lower[-1], p.upper[-1]] for p in posteriors])
+
+
+def _nearest(base: BaseDesign, C: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+    """Per candidate: the schema property it correlates with most, and the correlation."""
+    P = base.X[:, :base.n_properties]
+    if P.shape[1] == 0 or C.shape[1] == 0:
+        return [None] * C.shape[1], np.full(C.shape[1], np.nan)
+    Pc, Cc = P - P.mean(axis=0), C - C.mean(axis=0)
+    norms = np.outer(np.sqrt((Cc ** 2).sum(axis=0)), np.sqrt((Pc ** 2).sum(axis=0)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.where(norms > 0, (Cc.T @ Pc) / np.where(norms > 0, norms, 1.0), np.nan)
+    names, values = [], np.full(C.shape[1], np.nan)
+    for j, row in enumerate(corr):
+        if np.isnan(row).all():
+            names.append(None)
+            continue
+        at = int(np.nanargmax(np.abs(row)))
+        names.append(base.names[at])
+        values[j] = row[at]
+    return names, values
+
+
+def _held_out_loss(X: np.ndarray, base: BaseDesign, folds: np.ndarray, k: int,
+                   gaussian_sd, config: SelectionConfig) -> np.ndarray:
+    """Per pair: its log-loss under the fit of the folds that leave it out."""
+    means, _ = fold_fits(X, base.y[None], folds, k, gaussian_sd, config)
+    eta = means[0] @ X.T  # (k, n)
+    sign = 2.0 * base.y - 1.0
+    return _softplus(-sign * eta[folds, np.arange(len(base.y))])
+
+
+def joint_fit(base: BaseDesign, C: np.ndarray, names: list[str], folds: np.ndarray,
+              config: SelectionConfig) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Fit the kept candidates jointly with the base model; their held-out gain as a set.
+
+    Returns the posterior of every column (properties, terms, kept candidates:
+    ``column, kind, mean, sd, lower, upper, p_preferred``) and the held-out
+    log-loss of the base model and of the base plus the set, with the gain and
+    its interval.
+    """
+    X = np.hstack([base.X, C])
+    sd = _sd(base.gaussian_sd, C.shape[1])
+    (post,) = fit_problems([CompressedDesign(X).problem(base.y, np.ones(len(base.y)), sd)],
+                           prior_scale=config.prior_scale, interval=config.interval,
+                           threads=config.threads)
+    kinds = (["property"] * base.n_properties + ["term"] * (len(base.names) - base.n_properties)
+             + ["discovered"] * C.shape[1])
+    table = pd.DataFrame({"column": base.names + names, "kind": kinds, "mean": post.mean,
+                          "sd": post.sd, "lower": post.lower, "upper": post.upper,
+                          "p_preferred": expit(post.mean)})
+    k = config.folds
+    before = _held_out_loss(base.X, base, folds, k, base.gaussian_sd, config)
+    after = _held_out_loss(X, base, folds, k, sd, config)
+    lower, upper = cluster_interval(before - after, base.clusters, config.interval)
+    return table, {"base_log_loss": float(before.mean()), "log_loss": float(after.mean()),
+                   "gain": float((before - after).mean()), "gain_lower": float(lower[0]),
+                   "gain_upper": float(upper[0])}
+
+
+# -- the whole test -----------------------------------------------------------------------------
+def select_discoveries(base: BaseDesign, candidates: list[Candidate],
+                    config: SelectionConfig | None = None) -> DiscoveryResult:
+    """Test every candidate on the test half and keep the ones that clear the threshold."""
+    config = config or SelectionConfig()
+    config.validate()
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=config.threads):
+        return _select(base, candidates, config)
+
+
+def _select(base: BaseDesign, candidates: list[Candidate], config: SelectionConfig
+            ) -> DiscoveryResult:
+    n = len(base.y)
+    C_all = np.column_stack([c.comparison for c in candidates]) if candidates else \
+        np.zeros((n, 0))
+    coverage = (C_all != 0).mean(axis=0) if n else np.zeros(len(candidates))
+    tested = np.flatnonzero((C_all != 0).sum(axis=0) >= config.min_coverage)
+    C = C_all[:, tested]
+    k = min(config.folds, len(np.unique(base.clusters)))
+    folds = query_folds(base.clusters, k, config.seed)
+    Y = np.vstack([base.y[None], permuted_labels(base.y, base.strata, config.permutations,
+                                                  config.seed + 1)])
+    means, covs = fold_fits(base.X, Y, folds, k, base.gaussian_sd, config)
+    gains, diffs = one_step_gains(base.X, means, covs, Y, folds, C, config.prior_scale)
+    null_max = gains[1:].max(axis=1) if C.shape[1] else np.zeros(config.permutations)
+    cut = threshold(null_max, config.level)
+    lower, upper = cluster_interval(diffs, base.clusters, config.interval) if C.shape[1] \
+        else (np.empty(0), np.empty(0))
+    chosen = _greedy(base, C, gains[0], cut, folds, k, config)
+    effects = _effects(base, C, config)
+    nearest, correlation = _nearest(base, C)
+
+    rows = []
+    for j, cand in enumerate(candidates):
+        row = {"candidate": cand.property.name, "proposer": cand.proposer,
+               "description": cand.property.description, "coverage": float(coverage[j]),
+               "mean": np.nan, "lower": np.nan, "upper": np.nan, "p_preferred": np.nan,
+               "gain": np.nan, "gain_lower": np.nan, "gain_upper": np.nan,
+               "nearest_property": None, "nearest_correlation": np.nan, "selected": False}
+        at = np.flatnonzero(tested == j)
+        if len(at):
+            t = int(at[0])
+            row.update(mean=effects[t, 0], lower=effects[t, 1], upper=effects[t, 2],
+                       p_preferred=float(expit(effects[t, 0])), gain=float(gains[0, t]),
+                       gain_lower=float(lower[t]), gain_upper=float(upper[t]),
+                       nearest_property=nearest[t], nearest_correlation=correlation[t],
+                       selected=t in chosen)
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=list(DISCOVERY_COLUMNS))
+    order = {int(tested[t]): i for i, t in enumerate(chosen)}
+    table["_order"] = [order.get(j, len(order)) for j in range(len(table))]
+    table = table.sort_values(["_order", "gain"], ascending=[True, False],
+                              na_position="last", kind="stable").drop(columns="_order")
+    names = [candidates[int(tested[t])].property.name for t in chosen]
+    joint, set_gain = (joint_fit(base, C[:, chosen], names, folds, config) if chosen
+                       else (pd.DataFrame(), {}))
+    return DiscoveryResult(table.reset_index(drop=True), cut, null_max, names, joint, set_gain,
+                           pairs=n, queries=len(np.unique(base.clusters)))
+
+
+def _greedy(base: BaseDesign, C: np.ndarray, gains: np.ndarray, cut: float,
+            folds: np.ndarray, k: int, config: SelectionConfig) -> list[int]:
+    """Take the best candidate while its gain beside the ones taken clears ``cut``."""
+    chosen: list[int] = []
+    current = gains.copy()
+    while len(chosen) < config.max_new and len(chosen) < C.shape[1]:
+        current[chosen] = -np.inf
+        best = int(np.argmax(current))
+        if not current[best] > cut:
+            break
+        chosen.append(best)
+        X = np.hstack([base.X, C[:, chosen]])
+        means, covs = fold_fits(X, base.y[None], folds, k, _sd(base.gaussian_sd, len(chosen)),
+                                config)
+        current = one_step_gains(X, means, covs, base.y[None], folds, C,
+                                 config.prior_scale)[0][0]
+    return chosen

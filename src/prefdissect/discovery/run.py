@@ -1,0 +1,385 @@
+"""Discovery run end to end: split, propose, measure, test, and write the outputs.
+
+:func:`discover_pairs` works on tables (pairs, judgments, the schema's
+comparisons), so that a notebook can run it on anything; :func:`discover`
+reads them from a study folder and writes
+
+- ``discoveries.csv`` (:data:`~prefdissect.discovery.discoveries.DISCOVERY_COLUMNS`);
+- ``discovered.yaml``: the study's schema plus the kept candidates, which
+  ``annotate --schema`` accepts (features and phrases carry their ``measure``, for
+  the ``features`` annotator; LLM proposals their ``question``, for
+  ``annotate --annotator llm --plan one-call``);
+- ``discovered_annotations.parquet``: every candidate's values on the test half, as
+  an annotation table;
+- ``discovery.json``: the split, the threshold, the joint fit of the kept set and
+  its held-out gain, notes.
+
+The study keeps a copy of ``discoveries.csv`` and ``discovery.json`` for its report.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..annotations import values_to_frame
+from ..comparisons import Comparisons, compare
+from ..engines import TERM_PRIOR_SD, fit_problems
+from ..errors import FitError, UsageError
+from ..judgments import A, B
+from ..profiles import ALL, FitConfig, pair_groups
+from ..properties import DEFAULT_SCHEMA, Property, PropertySchema
+from ..terms import TermDesign, choose_terms, term_design
+from .discoveries import (
+    BaseDesign,
+    Candidate,
+    CompressedDesign,
+    DiscoveryResult,
+    SelectionConfig,
+    select_discoveries,
+)
+from .features import load_library, measure_properties
+from .phrases import propose_phrases
+
+PROPOSERS = ("features", "phrases", "llm")
+OFFLINE = "features"
+"""The annotator that measures features and phrases (and the name their values carry)."""
+STUDY_FILES = ("discoveries.csv", "discovery.json")
+"""What the study keeps of the last discovery, for its report."""
+
+
+@dataclass
+class DiscoverConfig:
+    """Settings of a discovery run."""
+
+    judge: str | None = None
+    """The judge whose choices are explained (None: the study's only judge)."""
+    group: str = ALL
+    """The group of pairs to work on (a scenario, a query trait, or 'all')."""
+    proposers: tuple[str, ...] = ("features", "phrases")
+    """Which proposers run: :data:`PROPOSERS`."""
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    """Folds, permutations, level, how many to keep."""
+    phrases: int = 20
+    """At most this many phrase candidates."""
+    worst_share: float = 0.3
+    """The share of proposal pairs, worst predicted first, that phrases and the LLM see."""
+    model_terms: str = "auto"
+    """Model terms of the base model, as in `fit` (auto, none, baseline, models)."""
+    term_prior_sd: float = TERM_PRIOR_SD
+    """Sd of the Gaussian prior on each model term."""
+    max_missing: float = 0.2
+    """Schema properties missing for more than this share of pairs leave the base model."""
+
+    def validate(self) -> None:
+        """Raise a :class:`UsageError` naming the first setting out of range."""
+        unknown = [p for p in self.proposers if p not in PROPOSERS]
+        if unknown or not self.proposers:
+            raise UsageError(f"--proposer {', '.join(unknown) or '(none)'}: use one or more of "
+                             f"{', '.join(PROPOSERS)}")
+        if not 0 < self.worst_share <= 1:
+            raise UsageError(f"worst share {self.worst_share}: give a share in (0, 1]")
+        if self.phrases < 1:
+            raise UsageError(f"--phrases {self.phrases}: give 1 or more")
+        self.selection.validate()
+
+
+@dataclass
+class Discovery:
+    """Everything a discovery run produced."""
+
+    result: DiscoveryResult
+    """The tested candidates, the threshold, the kept set and its joint fit."""
+    candidates: list[Candidate]
+    """Every candidate, with its comparisons on the test half."""
+    judge: str
+    """The judge explained."""
+    group: str
+    """The group of pairs used."""
+    test_ids: list[str]
+    """The test half's pair ids (in the order of the candidates' values)."""
+    proposal_pairs: int
+    """Usable pairs in the proposal half."""
+    base_columns: list[str]
+    """The base model's columns: schema properties, then model terms."""
+    terms: TermDesign
+    """The model terms of the base model, and why."""
+    left_out: dict[str, int] = field(default_factory=dict)
+    """Pairs of the group left out, counted by reason."""
+    notes: list[str] = field(default_factory=list)
+    """Anything a reader should know (dropped properties, failed LLM requests, ...)."""
+
+    def selected(self) -> list[Candidate]:
+        """Return the kept candidates, in the order they were taken."""
+        by_name = {c.property.name: c for c in self.candidates}
+        return [by_name[name] for name in self.result.selected]
+
+    def annotations(self) -> pd.DataFrame:
+        """Every candidate's values on the test half, as an annotation table."""
+        frames = []
+        for cand in self.candidates:
+            if cand.values_a is None:
+                continue
+            who = "llm-onecall" if cand.proposer == "llm" else OFFLINE
+            frames.append(values_to_frame(np.asarray(self.test_ids, dtype=object),
+                                          [cand.property.name], cand.values_a[:, None],
+                                          cand.values_b[:, None], annotator=who,
+                                          prompt_version="discover"))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+    def summary(self) -> dict[str, Any]:
+        """Return the run's figures as JSON-ready data (``discovery.json``)."""
+        r = self.result
+        return {"judge": self.judge, "group": self.group,
+                "proposal_pairs": self.proposal_pairs, "test_pairs": r.pairs,
+                "test_queries": r.queries, "candidates": len(self.candidates),
+                "by_proposer": pd.Series([c.proposer for c in self.candidates])
+                .value_counts().to_dict() if self.candidates else {},
+                "threshold": r.threshold, "null_max_gains": [float(x) for x in r.null_gains],
+                "selected": r.selected, "set_gain": r.set_gain,
+                "joint_fit": r.joint.to_dict(orient="records") if len(r.joint) else [],
+                "base_columns": self.base_columns,
+                "model_terms": {"kind": self.terms.kind, "reason": self.terms.reason},
+                "left_out": self.left_out, "notes": self.notes}
+
+
+def property_entry(prop: Property) -> dict[str, Any]:
+    """Return a property as a schema YAML entry."""
+    entry: dict[str, Any] = {"name": prop.name, "label": prop.label,
+                             "description": prop.description, "rule": prop.rule}
+    if prop.scale:
+        entry["scale"] = prop.scale
+    if prop.measure is not None:
+        entry["measure"] = prop.measure
+    if prop.question is not None:
+        entry["question"] = prop.question
+    return entry
+
+
+def discovered_yaml(schema_text: str, discovery: Discovery) -> str:
+    """Return the schema ``schema_text`` plus the kept candidates, as YAML text."""
+    data = yaml.safe_load(schema_text)
+    data["name"] = f"{data.get('name', 'schema')}+discovered"
+    data["properties"] = list(data["properties"]) + [property_entry(c.property)
+                                                     for c in discovery.selected()]
+    header = ("# The study's schema plus what `prefdissect discover` kept for judge "
+              f"{discovery.judge!r}\n# (group {discovery.group!r}). Measure the new "
+              "properties with `annotate --schema THIS --annotator features`\n# (and "
+              "`--annotator llm --plan one-call` for those with a question).\n")
+    return header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+# -- the run --------------------------------------------------------------------------------
+def _query_keys(pairs: pd.DataFrame) -> np.ndarray:
+    history = pairs["history"].fillna("").astype(str) if "history" in pairs else ""
+    return (history + "\x00" + pairs["query"].fillna("").astype(str)).to_numpy()
+
+
+def split_by_query(keys: np.ndarray, seed: int) -> np.ndarray:
+    """Return True for pairs in the proposal half: half of the distinct queries (seeded)."""
+    codes, distinct = pd.factorize(pd.Series(keys))
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    proposal = np.zeros(len(distinct), dtype=bool)
+    proposal[order[: (len(distinct) + 1) // 2]] = True
+    return proposal[codes]
+
+
+def _usable(pairs: pd.DataFrame, labels: pd.Series, values: np.ndarray
+            ) -> tuple[np.ndarray, dict[str, int]]:
+    """Which pairs a fit can use, and how many others were left out for what."""
+    a = pairs["response_a"].fillna("").str.strip().to_numpy()
+    b = pairs["response_b"].fillna("").str.strip().to_numpy()
+    reasons = np.full(len(pairs), None, dtype=object)
+    reasons[np.isnan(values).any(axis=1)] = "missing annotation"
+    reasons[~labels.isin([A, B]).to_numpy()] = "no A or B label (tie or not judged)"
+    reasons[a == b] = "identical responses"
+    reasons[(a == "") | (b == "")] = "empty response"
+    keep = pd.isna(reasons)
+    return keep, pd.Series(reasons[~keep]).value_counts().to_dict()
+
+
+def _fit_eta(X: np.ndarray, y: np.ndarray, sd, config: DiscoverConfig) -> np.ndarray:
+    """Fit the base model on (X, y); return each row's linear predictor."""
+    (post,) = fit_problems([CompressedDesign(X).problem(y, np.ones(len(y)), sd)],
+                           prior_scale=config.selection.prior_scale,
+                           threads=config.selection.threads)
+    return X @ post.mean
+
+
+def _measured(props: list[Property], proposer: str, pairs: pd.DataFrame,
+              threads: int | None) -> list[Candidate]:
+    if not props:
+        return []
+    a, b = measure_properties(props, pairs, threads)
+    return [Candidate(p, proposer, compare(p.rule, a[:, j], b[:, j], {}), a[:, j], b[:, j])
+            for j, p in enumerate(props)]
+
+
+def discover_pairs(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
+                   schema: PropertySchema, config: DiscoverConfig | None = None, *,
+                   traits: pd.DataFrame | None = None, llm=None,
+                   features: tuple[np.ndarray, np.ndarray] | None = None) -> Discovery:
+    """Run a discovery on tables; see the module docstring.
+
+    Parameters
+    ----------
+    pairs, judgments
+        The study's pair and judgment tables.
+    comparisons
+        The schema's comparisons for ``pairs`` (:func:`~prefdissect.comparisons.resolve`).
+    schema
+        The study's property schema (candidates never reuse its names).
+    config
+        The run's settings.
+    traits
+        Query traits (index: pair id), for groups named after a trait.
+    llm
+        An :class:`~prefdissect.discovery.proposals.LLMProposer`, needed for the
+        ``llm`` proposer.
+    features
+        The feature library's values for A and for B of every pair, measured
+        before (for repeated runs on the same pairs); measured here when None.
+    """
+    config = config or DiscoverConfig()
+    config.validate()
+    notes: list[str] = []
+    judges = list(dict.fromkeys(judgments["judge"]))
+    judge = config.judge or (judges[0] if len(judges) == 1 else None)
+    if judge is None or judge not in judges:
+        raise UsageError(f"--judge {config.judge or '(none)'}: give one of this study's "
+                         f"judges: {', '.join(judges) or 'none'}")
+    groups = pair_groups(pairs, FitConfig(), traits)
+    if config.group not in groups:
+        raise UsageError(f"--group {config.group}: no such group; groups: "
+                         f"{', '.join(groups)}")
+    base_cmp, dropped = comparisons.without_sparse(config.max_missing)
+    if dropped:
+        notes.append("left out of the base model, missing for too many pairs: "
+                     + ", ".join(f"{p} ({100 * x:.0f}%)" for p, x in dropped.items()))
+    properties = list(base_cmp.values.columns)
+    if not properties:
+        raise FitError("no schema property has values to form the base model; run "
+                       "`prefdissect annotate` first")
+    mine = judgments[judgments["judge"] == judge].drop_duplicates("pair_id", keep="last")
+    labels = pairs["id"].map(mine.set_index("pair_id")["label"])
+    values = base_cmp.values.reindex(pairs["id"]).to_numpy(dtype=float)
+    keep, left_out = _usable(pairs, labels, values)
+    keep &= groups[config.group]
+    left_out["not in the group"] = int((~groups[config.group]).sum()) if config.group != ALL \
+        else 0
+    left_out = {k: int(v) for k, v in left_out.items() if v}
+    rows = np.flatnonzero(keep)
+    used = pairs.iloc[rows].reset_index(drop=True)
+    y = (labels.iloc[rows] == A).to_numpy(dtype=float)
+    kind, reason = choose_terms(used, config.model_terms)
+    terms = term_design(used, kind, reason)
+    X = values[rows]
+    sd = None
+    if terms.columns is not None:
+        X = np.hstack([X, terms.columns])
+        sd = np.r_[np.full(len(properties), np.nan), np.full(terms.width, config.term_prior_sd)]
+    proposal = split_by_query(_query_keys(used), config.selection.seed)
+    if proposal.all() or not proposal.any():
+        raise FitError(f"the group '{config.group}' has pairs from a single query; discovery "
+                       "splits by query and needs at least two")
+    test = ~proposal
+    test_pairs = used[test].reset_index(drop=True)
+    taken = set(schema.names)
+    candidates: list[Candidate] = []
+    if "features" in config.proposers:
+        library = [p for p in load_library().properties if p.name not in taken]
+        taken |= {p.name for p in library}
+        if features is None:
+            candidates += _measured(library, "features", test_pairs, None)
+        else:
+            a, b = (np.asarray(v)[rows][test] for v in features)
+            names = load_library().names
+            candidates += [Candidate(p, "features", compare(p.rule, a[:, names.index(p.name)],
+                                                            b[:, names.index(p.name)], {}),
+                                     a[:, names.index(p.name)], b[:, names.index(p.name)])
+                           for p in library]
+    if {"phrases", "llm"} & set(config.proposers):
+        eta = _fit_eta(X[proposal], y[proposal], sd, config)
+        sign = 2 * y[proposal] - 1
+        loss = np.logaddexp(0.0, -sign * eta)
+        worst = np.argsort(-loss, kind="stable")[: max(1, int(config.worst_share * len(loss)))]
+        shown = used[proposal].reset_index(drop=True).iloc[worst]
+        won = y[proposal][worst] == 1
+        winners = np.where(won, shown["response_a"], shown["response_b"]).astype(str).tolist()
+        losers = np.where(won, shown["response_b"], shown["response_a"]).astype(str).tolist()
+        if "phrases" in config.proposers:
+            props = propose_phrases(winners, losers, count=config.phrases,
+                                    min_pairs=max(10, int(0.02 * len(worst))), taken=taken)
+            candidates += _measured(props, "phrases", test_pairs, None)
+        if "llm" in config.proposers:
+            if llm is None:
+                raise UsageError("the llm proposer needs --model and --base-url")
+            props = llm.propose(shown, won, taken)
+            candidates += llm.measure(props, test_pairs)
+            notes += llm.notes
+    finite = np.ones(len(test_pairs), dtype=bool)
+    for cand in candidates:
+        finite &= ~np.isnan(cand.comparison)
+    if not finite.all():
+        left_out["candidate annotation failed"] = int((~finite).sum())
+        for cand in candidates:
+            cand.comparison = cand.comparison[finite]
+            cand.values_a = None if cand.values_a is None else cand.values_a[finite]
+            cand.values_b = None if cand.values_b is None else cand.values_b[finite]
+    test_rows = np.flatnonzero(test)[finite]
+    strata = np.zeros(len(test_rows), dtype=int) if terms.columns is None else \
+        np.unique(terms.columns[test_rows], axis=0, return_inverse=True)[1].reshape(-1)
+    base = BaseDesign(X[test_rows], properties + terms.names, len(properties), sd,
+                      y[test_rows], pd.factorize(_query_keys(used)[test_rows])[0], strata)
+    result = select_discoveries(base, candidates, config.selection)
+    return Discovery(result, candidates, judge, config.group,
+                     used["id"].iloc[test_rows].astype(str).tolist(), int(proposal.sum()),
+                     base.names, terms, left_out, notes)
+
+
+def _schema_text(study, schema_path: str | Path | None) -> str:
+    """Return the YAML text of the schema a study uses (its own, a given one, the default)."""
+    from importlib import resources
+
+    from ..study import SCHEMA_NAME
+
+    if schema_path is not None and str(schema_path) != DEFAULT_SCHEMA:
+        return Path(schema_path).read_text(encoding="utf-8")
+    if schema_path is None and study.path(SCHEMA_NAME).exists():
+        return study.path(SCHEMA_NAME).read_text(encoding="utf-8")
+    return resources.files("prefdissect.schemas").joinpath(f"{DEFAULT_SCHEMA}.yaml") \
+        .read_text(encoding="utf-8")
+
+
+def discover(study, out: str | Path, config: DiscoverConfig | None = None, *,
+             schema_path: str | Path | None = None, llm=None) -> Discovery:
+    """Run a discovery on a study and write its outputs to ``out`` (see the module docstring)."""
+    from ..annotations import query_traits
+    from ..pipeline import study_comparisons
+    from ..study import Study, prepare_folder
+
+    config = config or DiscoverConfig()
+    config.validate()
+    out = prepare_folder(out)
+    schema = study.schema(schema_path)
+    pairs, comparisons = study_comparisons(study, schema)
+    discovery = discover_pairs(pairs, study.judgments(), comparisons, schema, config,
+                               traits=query_traits(study.query_info()), llm=llm)
+    summary = discovery.summary()
+    summary["config"] = {**asdict(config), "proposers": list(config.proposers)}
+    table = discovery.result.table
+    yaml_text = discovered_yaml(_schema_text(study, schema_path), discovery)
+    for folder in (Study(out), study):  # every file replaced whole (written, then renamed)
+        folder.write_frame("discoveries.csv", table)
+        folder.write_json("discovery.json", summary)
+    Study(out).write_frame("discovered_annotations.parquet", discovery.annotations())
+    tmp = out / f".discovered.yaml.{os.getpid()}.tmp"
+    tmp.write_text(yaml_text, encoding="utf-8")
+    os.replace(tmp, out / "discovered.yaml")
+    return discovery
