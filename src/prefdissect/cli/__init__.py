@@ -146,8 +146,19 @@ def _guard(function):
 
 
 def _register() -> None:
-    from . import (agreement, analysis, cluster, demo, discover, exploit, export, llm, report,
-                   scores, stages)
+    from . import (
+        agreement,
+        analysis,
+        cluster,
+        demo,
+        discover,
+        exploit,
+        export,
+        llm,
+        report,
+        scores,
+        stages,
+    )
 
     pipeline = "Pipeline"
     analyse = "Analyse"

@@ -58,8 +58,8 @@ DISCOVERY_COLUMNS = ("candidate", "proposer", "description", "coverage", "mean",
 FOLD_TOLERANCE = 1e-4
 """EP's convergence tolerance for the fold fits behind the gains (a gain is a difference
 of two losses on the same fit, so it moves far less than the weights)."""
-EFFECT_TOLERANCE = 1e-5
-"""EP's tolerance for each candidate's effect (weights to about 2e-5 of the 1e-6 fit)."""
+EFFECT_TOLERANCE = 1e-4
+"""EP's tolerance for each candidate's effect (weights within about 2e-4 of a 1e-6 fit)."""
 
 
 @dataclass
@@ -333,17 +333,46 @@ def threshold(null_max: np.ndarray, level: float) -> float:
 
 # -- effects, redundancy, the joint fit -------------------------------------------------------
 def _effects(base: BaseDesign, C: np.ndarray, config: SelectionConfig) -> np.ndarray:
-    """Each candidate fitted with the base model on the whole test half: (m x 3) mean, lo, hi."""
-    problems, sd = [], _sd(base.gaussian_sd, 1)
-    for j in range(C.shape[1]):
-        design = CompressedDesign(np.hstack([base.X, C[:, j:j + 1]]))
-        problems.append(design.problem(base.y, np.ones(len(base.y)), sd))
-    if not problems:
+    """Each candidate fitted with the base model on the whole test half: (m x 3) mean, lo, hi.
+
+    Comparisons take the values -1, 0 and +1, so every candidate's design is made of
+    the base model's distinct rows, each with one of three values appended: one
+    design (:func:`shared_design`) serves them all, and the engine solves every
+    candidate's problem in one block.
+    """
+    if C.shape[1] == 0:
         return np.empty((0, 3))
-    posteriors = fit_problems(problems, prior_scale=config.prior_scale,
-                              interval=config.interval, threads=config.threads,
-                              tol=EFFECT_TOLERANCE)
+    X, problem = shared_design(base.X)
+    sd = _sd(base.gaussian_sd, 1)
+    posteriors = fit_problems([problem(base.y, C[:, j], sd) for j in range(C.shape[1])],
+                              prior_scale=config.prior_scale, interval=config.interval,
+                              threads=config.threads, tol=EFFECT_TOLERANCE)
     return np.array([[p.mean[-1], p.lower[-1], p.upper[-1]] for p in posteriors])
+
+
+def shared_design(X: np.ndarray):
+    """Return one merged design for ``X`` plus any one comparison column, and its problems.
+
+    The design has a row for each distinct row of ``X`` with -1, 0 and +1 appended,
+    once per label; ``problem(y, column, gaussian_sd)`` weights its rows by how many
+    pairs have that row, that column value and that label.
+    """
+    distinct, inverse = np.unique(X, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    k = len(distinct)
+    rows = np.vstack([np.hstack([distinct, np.full((k, 1), v)]) for v in (-1.0, 0.0, 1.0)])
+    design = np.vstack([rows, rows])
+    labels = np.r_[np.ones(3 * k), np.zeros(3 * k)]
+
+    def problem(y: np.ndarray, column: np.ndarray, gaussian_sd) -> Problem:
+        if not np.isin(column, (-1.0, 0.0, 1.0)).all():
+            raise ValueError("a comparison column holds values other than -1, 0 and 1")
+        at = inverse + k * (column.astype(int) + 1)
+        weight = np.r_[np.bincount(at, weights=y, minlength=3 * k),
+                       np.bincount(at, weights=1 - y, minlength=3 * k)]
+        return Problem(design, labels, weight, gaussian_sd)
+
+    return design, problem
 
 
 def _nearest(base: BaseDesign, C: np.ndarray) -> tuple[list[str | None], np.ndarray]:

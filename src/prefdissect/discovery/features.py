@@ -284,6 +284,7 @@ def check_measure(measure: Any, source: str, where: str) -> None:
                          f"use one of {', '.join(STATISTICS)}", field="statistic")
 
 
+@cache
 def load_library() -> PropertySchema:
     """Return the built-in feature library (a schema whose properties all have a measure)."""
     path = resources.files("prefdissect.discovery").joinpath(LIBRARY)

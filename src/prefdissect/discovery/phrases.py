@@ -7,7 +7,8 @@ response but not in the other (``won``) and the reverse (``lost``). A sign test
 ranks them: ``z = (won - lost) / sqrt(won + lost)``; sequences seen in fewer than
 ``min_pairs`` such pairs, made only of common words, contained in a better ranked
 sequence (or containing one), or telling the same pairs apart as a better ranked
-one (correlation :data:`SAME` or more: words of one stock text) are passed over.
+one (the cosine of their won/lost patterns over the pairs :data:`SAME` or more:
+words of one stock text) are passed over.
 The best ``count`` by ``|z|`` become candidates, each measured as the number of
 times a response uses it.
 """
@@ -25,7 +26,7 @@ from .features import STOPWORDS
 
 MAX_WORDS = 3
 SAME = 0.8
-"""Phrases whose won/lost pattern over the pairs correlates this much are one finding."""
+"""Phrases whose won/lost patterns over the pairs align this much (cosine) are one finding."""
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _MORE_COMMON = STOPWORDS | frozenset("also more most such some any all each other very just "
                                      "like well here one two".split())

@@ -299,11 +299,10 @@ def discover_pairs(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Co
             candidates += _measured(library, "features", test_pairs, None)
         else:
             a, b = (np.asarray(v)[rows][test] for v in features)
-            names = load_library().names
-            candidates += [Candidate(p, "features", compare(p.rule, a[:, names.index(p.name)],
-                                                            b[:, names.index(p.name)], {}),
-                                     a[:, names.index(p.name)], b[:, names.index(p.name)])
-                           for p in library]
+            at = {name: j for j, name in enumerate(load_library().names)}
+            candidates += [Candidate(p, "features", compare(p.rule, a[:, at[p.name]],
+                                                            b[:, at[p.name]], {}),
+                                     a[:, at[p.name]], b[:, at[p.name]]) for p in library]
     if {"phrases", "llm"} & set(config.proposers):
         eta = _fit_eta(X[proposal], y[proposal], sd, config)
         sign = 2 * y[proposal] - 1
