@@ -40,6 +40,7 @@ _BUILTIN_MODULES = (
     "prefdissect.annotators.heuristic",
     "prefdissect.annotators.features",
     "prefdissect.annotators.llm",
+    "prefdissect.annotators.llm_onecall",
     "prefdissect.annotators.scenario",
     "prefdissect.judges.llm",
     "prefdissect.judges.local",

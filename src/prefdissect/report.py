@@ -40,7 +40,7 @@ from .similarity import similarity
 from .study import Study
 
 SCRIPTS = ("util.js", "markdown.js", "charts.js", "samples.js", "leaderboard.js", "probes.js",
-           "report.js")
+           "discoveries.js", "report.js")
 """The page's script, in order; concatenated into one inline script."""
 NO_LABEL = "-"
 OPTIONAL_TABLES = {"quality": "fit_quality.csv", "diagnostics": "fit_diagnostics.csv",
@@ -48,7 +48,7 @@ OPTIONAL_TABLES = {"quality": "fit_quality.csv", "diagnostics": "fit_diagnostics
                    "consistency": "annotation_consistency.csv",
                    "agreement": "agreement.csv", "terms": "terms.csv",
                    "scores": "scores.csv", "score_components": "score_components.csv",
-                   "families": "families.csv"}
+                   "families": "families.csv", "discoveries": "discoveries.csv"}
 """Report key -> study file shown when present (a missing file is an empty section)."""
 
 
@@ -92,6 +92,15 @@ def _optional_table(study: Study, name: str) -> dict[str, Any]:
 def _summary(study: Study) -> dict[str, Any]:
     path = study.path("summary.json")
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _finite(value: Any) -> Any:
+    """Return JSON data with every NaN or infinity replaced by None."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _fit_config(summary: dict[str, Any]) -> FitConfig:
@@ -268,6 +277,8 @@ def report_data(study: Study, reference: pd.DataFrame | None = None,
             panel.profiles, panel.keys(), len(schema.names)),
         **{key: _optional_table(study, name) for key, name in OPTIONAL_TABLES.items()},
         "exclusions": _exclusion_block(study),
+        "discovery": _finite(json.loads(study.path("discovery.json").read_text(encoding="utf-8"))
+                             if study.path("discovery.json").exists() else {}),
         "pairs": _pair_block(pairs, {g: m for g, m in groups.items() if g in study_groups},
                              texts),
         **_choice_block(judgments, pairs["id"].astype(str)),

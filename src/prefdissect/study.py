@@ -222,6 +222,7 @@ class Study:
                       "profiles.csv", "terms.csv", "fit_diagnostics.csv", "fit_quality.csv",
                       "summary.json", "scores.csv", "score_components.csv", "families.csv",
                       "annotation_consistency.csv", "judge_stats.csv", SCHEMA_NAME,
+                      "discoveries.csv", "discovery.json",
                       "agreement.csv", "agreement_confusion.csv"):
             self.path(stale).unlink(missing_ok=True)
         if result.properties:

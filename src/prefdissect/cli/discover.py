@@ -64,6 +64,9 @@ def discover(study: StudyArg,
              llm_candidates: Annotated[int, typer.Option(
                  "--llm-candidates", help="LLM proposer: at most this many candidates "
                  "(after merging near-duplicates).")] = 8,
+             llm_max_tokens: Annotated[int, typer.Option(
+                 "--llm-max-tokens", help="LLM proposer: cap on each proposal answer (the "
+                 "ratings' cap is sized to the candidates).")] = 700,
              structured: Annotated[bool, typer.Option(
                  "--structured/--no-structured", help="LLM: ask for schema-constrained "
                  "JSON.")] = True,
@@ -91,14 +94,15 @@ def discover(study: StudyArg,
     if (dry_run or batch_export) and not uses_llm:
         raise UsageError("--dry-run and --batch-export apply to the llm proposer; add "
                          "--proposer llm")
-    if uses_llm and (llm_pairs < 1 or llm_candidates < 1):
-        raise UsageError("--llm-pairs and --llm-candidates: give 1 or more")
+    if uses_llm and min(llm_pairs, llm_candidates, llm_max_tokens) < 1:
+        raise UsageError("--llm-pairs, --llm-candidates and --llm-max-tokens: give 1 or more")
     with Study(study).lock("discover", create=False) as target:
         target.pairs()  # a study without pairs stops here
         llm = None
         if uses_llm:
             llm = _proposer(target, model, base_url, api_key, llm_pairs, llm_candidates,
-                            structured, concurrency, timeout, max_attempts, max_wait, prices)
+                            llm_max_tokens, structured, concurrency, timeout, max_attempts,
+                            max_wait, prices)
         if dry_run or batch_export:
             _plan(target, llm, config, schema, batch_export)
             return
@@ -112,8 +116,8 @@ def discover(study: StudyArg,
         console.print(finish(llm.client), highlight=False)
 
 
-def _proposer(target, model, base_url, api_key, pairs, candidates, structured, concurrency,
-              timeout, max_attempts, max_wait, prices):
+def _proposer(target, model, base_url, api_key, pairs, candidates, max_tokens, structured,
+              concurrency, timeout, max_attempts, max_wait, prices):
     """Check the LLM options and build the LLM proposer (its log is the study's)."""
     from ..discovery.proposals import LLMProposer
     from ..errors import UsageError
@@ -127,7 +131,7 @@ def _proposer(target, model, base_url, api_key, pairs, candidates, structured, c
     client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
                          prices, max_wait)
     return LLMProposer(client, model, pairs_shown=pairs, max_candidates=candidates,
-                       structured=structured)
+                       structured=structured, max_tokens=max_tokens)
 
 
 def _plan(target, llm, config, schema, batch_export) -> None:

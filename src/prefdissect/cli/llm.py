@@ -32,15 +32,46 @@ batch_app = typer.Typer(help="Provider batch files: export requests, run them on
 LOG_NAME = "llm_log.sqlite"
 
 
+def one_call_annotator(annotator: str, plan: str, steps: str, swap_check: bool,
+                       reference_model: str | None) -> str:
+    """Check --plan; return the annotator it means (``llm-onecall`` for the one-call plan)."""
+    from ..annotators.llm import STEPS
+    from ..errors import UsageError
+
+    if plan not in ("five-step", "one-call"):
+        raise UsageError(f"--plan {plan}: use five-step or one-call")
+    if plan == "five-step":
+        return annotator
+    if annotator != "llm":
+        raise UsageError(f"--plan one-call applies to the llm annotator, not '{annotator}'")
+    if steps != ",".join(STEPS) or swap_check or reference_model:
+        raise UsageError("--steps, --swap-check and --reference-model belong to the five-step "
+                         "plan; the one-call plan asks everything in one request")
+    return "llm-onecall"
+
+
 def llm_annotator_options(client, model: str | None, reference_model: str | None,
                           steps: str, structured: bool, swap_check: bool,
-                          prompts: Path | None, max_tokens: list[str] | None) -> dict:
-    """Check the LLM annotator's options and return its keyword arguments."""
+                          prompts: Path | None, max_tokens: list[str] | None,
+                          plan: str = "llm") -> dict:
+    """Check the LLM annotator's options and return its keyword arguments.
+
+    ``plan`` is the annotator: ``llm`` (five steps) or ``llm-onecall`` (one request per
+    pair, whose answer cap is ``--max-tokens onecall=N``).
+    """
     from ..annotators.llm import MAX_TOKENS, STEPS
     from ..errors import UsageError
 
     if not model:
         raise UsageError("the llm annotator needs --model (and --base-url)")
+    if plan == "llm-onecall":
+        caps = [item.partition("=") for item in max_tokens or []]
+        bad = [f"{s}{e}{n}" for s, e, n in caps if s != "onecall" or not n.isdigit()]
+        if bad:
+            raise UsageError(f"--max-tokens {bad[0]}: the one-call plan takes onecall=N")
+        return dict(client=client, model=model, structured=structured,
+                    prompt_file=str(prompts) if prompts else None,
+                    max_tokens=int(caps[-1][2]) if caps else None)
     chosen = tuple(x.strip() for x in steps.split(",") if x.strip())
     unknown = [x for x in chosen if x not in STEPS]
     if unknown:
@@ -57,17 +88,17 @@ def llm_annotator_options(client, model: str | None, reference_model: str | None
                 prompt_file=str(prompts) if prompts else None, max_tokens=caps)
 
 
-def run_llm_annotation(study, options: dict, schema) -> None:
-    """Run the LLM annotator on a study with a progress display, and report."""
+def run_llm_annotation(study, options: dict, schema, annotator: str = "llm") -> None:
+    """Run an LLM annotator on a study with a progress display, and report."""
     import pandas as pd
 
     from .. import pipeline
     model = options["model"]
     with request_progress(f"annotating with {model}") as bar:
         task = bar.add_task("annotate", total=None)
-        frame = pipeline.annotate(study, "llm", schema,
+        frame = pipeline.annotate(study, annotator, schema,
                                   progress=lambda n: bar.advance(task, n), **options)
-    mine = frame[frame["annotator"] == "llm"]
+    mine = frame[frame["annotator"] == annotator]
     print_annotation_run(len(study.pairs()), model, len(mine),
                          int((mine["status"] == "failed").sum()))
     consistency = study.path("annotation_consistency.csv")

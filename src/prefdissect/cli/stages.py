@@ -147,10 +147,16 @@ def annotate(study: Annotated[Path, typer.Argument(help="Study folder.")],
              concurrency: ConcurrencyOpt = 8, timeout: TimeoutOpt = 60.0,
              max_attempts: AttemptsOpt = 5, max_wait: MaxWaitOpt = 60.0,
              prices: PricesOpt = None, dry_run: DryOpt = False,
-             batch_export: ExportOpt = None) -> None:
+             batch_export: ExportOpt = None,
+             plan: Annotated[str, typer.Option(
+                 "--plan", help="LLM: five-step (the paper's: up to five requests per pair) "
+                 "or one-call (one request per pair for every property; stored as annotator "
+                 "llm-onecall).")] = "five-step") -> None:
     """Annotate a study's pairs on the schema's properties (heuristic, LLM, or your own)."""
     from ..study import Study
+    from .llm import one_call_annotator
 
+    annotator = one_call_annotator(annotator, plan, steps, swap_check, reference_model)
     with Study(study).lock("annotate", create=False) as target:
         _annotate(target, annotator, schema, from_file, model, base_url, api_key,
                   reference_model, steps, structured, swap_check, prompts, max_tokens,
@@ -183,24 +189,25 @@ def _annotate(target, annotator, schema, from_file, model, base_url, api_key, re
                       highlight=False)
         return
     registry.get("annotator", annotator)
-    if annotator != "llm" and (dry_run or batch_export):
+    llm_kind = annotator in ("llm", "llm-onecall")
+    if not llm_kind and (dry_run or batch_export):
         raise UsageError(f"--dry-run and --batch-export apply to the llm annotator, not "
                          f"'{annotator}'")
     done = target.annotated_properties()
     check_measured(schema_obj, [annotator], done, schema)
-    if annotator != "llm":
+    if not llm_kind:
         _annotate_with_progress(target, annotator, schema)
         return
     pairs = target.pairs()
     check_base_url(base_url)
     Prices.load(prices)
     options = llm_annotator_options(None, model, reference_model, steps, structured,
-                                    swap_check, prompts, max_tokens)
-    registry.get("annotator", "llm").factory(**options)  # checks the prompt file
+                                    swap_check, prompts, max_tokens, plan=annotator)
+    registry.get("annotator", annotator).factory(**options)  # checks the prompt file
     options["client"] = client = make_client(target.root, base_url, api_key, concurrency,
                                              timeout, max_attempts, prices, max_wait)
     if dry_run or batch_export:
-        worker = registry.get("annotator", "llm").factory(**options)
+        worker = registry.get("annotator", annotator).factory(**options)
         if dry_run:
             print_plan(*worker.plan(pairs, schema_obj))
         else:
@@ -210,7 +217,7 @@ def _annotate(target, annotator, schema, from_file, model, base_url, api_key, re
                           "depend on their answers: import the results and export again",
                           highlight=False)
         return
-    run_llm_annotation(target, options, schema_obj)
+    run_llm_annotation(target, options, schema_obj, annotator)
     console.print(finish(client), highlight=False)
 
 

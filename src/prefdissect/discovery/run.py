@@ -33,6 +33,7 @@ from ..comparisons import Comparisons, compare
 from ..engines import TERM_PRIOR_SD, fit_problems
 from ..errors import FitError, UsageError
 from ..judgments import A, B
+from ..llm.client import Request
 from ..profiles import ALL, FitConfig, pair_groups
 from ..properties import DEFAULT_SCHEMA, Property, PropertySchema
 from ..terms import TermDesign, choose_terms, term_design
@@ -221,6 +222,87 @@ def _measured(props: list[Property], proposer: str, pairs: pd.DataFrame,
             for j, p in enumerate(props)]
 
 
+@dataclass
+class _Setup:
+    """The usable pairs of a run, the base model's design, and the split."""
+
+    judge: str
+    used: pd.DataFrame
+    rows: np.ndarray
+    y: np.ndarray
+    X: np.ndarray
+    sd: np.ndarray | None
+    properties: list[str]
+    terms: TermDesign
+    proposal: np.ndarray
+    left_out: dict[str, int]
+    notes: list[str]
+
+    @property
+    def test_pairs(self) -> pd.DataFrame:
+        return self.used[~self.proposal].reset_index(drop=True)
+
+
+def _prepare(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
+             config: DiscoverConfig, traits: pd.DataFrame | None) -> _Setup:
+    """Pick the judge and group, form the base model's design, split by query."""
+    notes: list[str] = []
+    judges = list(dict.fromkeys(judgments["judge"]))
+    judge = config.judge or (judges[0] if len(judges) == 1 else None)
+    if judge is None or judge not in judges:
+        raise UsageError(f"--judge {config.judge or '(none)'}: give one of this study's "
+                         f"judges: {', '.join(judges) or 'none'}")
+    groups = pair_groups(pairs, FitConfig(), traits)
+    if config.group not in groups:
+        raise UsageError(f"--group {config.group}: no such group; groups: "
+                         f"{', '.join(groups)}")
+    base_cmp, dropped = comparisons.without_sparse(config.max_missing)
+    if dropped:
+        notes.append("left out of the base model, missing for too many pairs: "
+                     + ", ".join(f"{p} ({100 * x:.0f}%)" for p, x in dropped.items()))
+    properties = list(base_cmp.values.columns)
+    if not properties:
+        raise FitError("no schema property has values to form the base model; run "
+                       "`prefdissect annotate` first")
+    mine = judgments[judgments["judge"] == judge].drop_duplicates("pair_id", keep="last")
+    labels = pairs["id"].map(mine.set_index("pair_id")["label"])
+    values = base_cmp.values.reindex(pairs["id"]).to_numpy(dtype=float)
+    keep, left_out = _usable(pairs, labels, values)
+    if config.group != ALL:
+        left_out["not in the group"] = int((keep & ~groups[config.group]).sum())
+    keep &= groups[config.group]
+    rows = np.flatnonzero(keep)
+    used = pairs.iloc[rows].reset_index(drop=True)
+    kind, reason = choose_terms(used, config.model_terms)
+    terms = term_design(used, kind, reason)
+    X, sd = values[rows], None
+    if terms.columns is not None:
+        X = np.hstack([X, terms.columns])
+        sd = np.r_[np.full(len(properties), np.nan), np.full(terms.width, config.term_prior_sd)]
+    proposal = split_by_query(_query_keys(used), config.selection.seed)
+    if proposal.all() or not proposal.any():
+        raise FitError(f"the group '{config.group}' has usable pairs from fewer than two "
+                       "queries; discovery splits by query and needs at least two")
+    return _Setup(judge, used, rows, (labels.iloc[rows] == A).to_numpy(dtype=float), X, sd,
+                  properties, terms, proposal, {k: int(v) for k, v in left_out.items() if v},
+                  notes)
+
+
+def _worst(setup: _Setup, config: DiscoverConfig) -> tuple[pd.DataFrame, np.ndarray]:
+    """Return the proposal pairs predicted worst (worst first), and who won each."""
+    proposal = setup.proposal
+    eta = _fit_eta(setup.X[proposal], setup.y[proposal], setup.sd, config)
+    y = setup.y[proposal]
+    loss = np.logaddexp(0.0, -(2 * y - 1) * eta)
+    worst = np.argsort(-loss, kind="stable")[: max(1, int(config.worst_share * len(loss)))]
+    return setup.used[proposal].reset_index(drop=True).iloc[worst], y[worst] == 1
+
+
+def _taken(schema: PropertySchema, config: DiscoverConfig) -> set[str]:
+    names = set(schema.names)
+    return names | set(load_library().names) if "features" in config.proposers else names
+
+
 def discover_pairs(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
                    schema: PropertySchema, config: DiscoverConfig | None = None, *,
                    traits: pd.DataFrame | None = None, llm=None,
@@ -248,98 +330,78 @@ def discover_pairs(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Co
     """
     config = config or DiscoverConfig()
     config.validate()
-    notes: list[str] = []
-    judges = list(dict.fromkeys(judgments["judge"]))
-    judge = config.judge or (judges[0] if len(judges) == 1 else None)
-    if judge is None or judge not in judges:
-        raise UsageError(f"--judge {config.judge or '(none)'}: give one of this study's "
-                         f"judges: {', '.join(judges) or 'none'}")
-    groups = pair_groups(pairs, FitConfig(), traits)
-    if config.group not in groups:
-        raise UsageError(f"--group {config.group}: no such group; groups: "
-                         f"{', '.join(groups)}")
-    base_cmp, dropped = comparisons.without_sparse(config.max_missing)
-    if dropped:
-        notes.append("left out of the base model, missing for too many pairs: "
-                     + ", ".join(f"{p} ({100 * x:.0f}%)" for p, x in dropped.items()))
-    properties = list(base_cmp.values.columns)
-    if not properties:
-        raise FitError("no schema property has values to form the base model; run "
-                       "`prefdissect annotate` first")
-    mine = judgments[judgments["judge"] == judge].drop_duplicates("pair_id", keep="last")
-    labels = pairs["id"].map(mine.set_index("pair_id")["label"])
-    values = base_cmp.values.reindex(pairs["id"]).to_numpy(dtype=float)
-    keep, left_out = _usable(pairs, labels, values)
-    keep &= groups[config.group]
-    left_out["not in the group"] = int((~groups[config.group]).sum()) if config.group != ALL \
-        else 0
-    left_out = {k: int(v) for k, v in left_out.items() if v}
-    rows = np.flatnonzero(keep)
-    used = pairs.iloc[rows].reset_index(drop=True)
-    y = (labels.iloc[rows] == A).to_numpy(dtype=float)
-    kind, reason = choose_terms(used, config.model_terms)
-    terms = term_design(used, kind, reason)
-    X = values[rows]
-    sd = None
-    if terms.columns is not None:
-        X = np.hstack([X, terms.columns])
-        sd = np.r_[np.full(len(properties), np.nan), np.full(terms.width, config.term_prior_sd)]
-    proposal = split_by_query(_query_keys(used), config.selection.seed)
-    if proposal.all() or not proposal.any():
-        raise FitError(f"the group '{config.group}' has pairs from a single query; discovery "
-                       "splits by query and needs at least two")
-    test = ~proposal
-    test_pairs = used[test].reset_index(drop=True)
-    taken = set(schema.names)
+    if "llm" in config.proposers and llm is None:
+        raise UsageError("the llm proposer needs --model and --base-url")
+    setup = _prepare(pairs, judgments, comparisons, config, traits)
+    test, test_pairs = ~setup.proposal, setup.test_pairs
+    taken = _taken(schema, config)
     candidates: list[Candidate] = []
     if "features" in config.proposers:
-        library = [p for p in load_library().properties if p.name not in taken]
-        taken |= {p.name for p in library}
+        library = [p for p in load_library().properties if p.name not in schema.names]
         if features is None:
             candidates += _measured(library, "features", test_pairs, None)
         else:
-            a, b = (np.asarray(v)[rows][test] for v in features)
+            a, b = (np.asarray(v)[setup.rows][test] for v in features)
             at = {name: j for j, name in enumerate(load_library().names)}
             candidates += [Candidate(p, "features", compare(p.rule, a[:, at[p.name]],
                                                             b[:, at[p.name]], {}),
                                      a[:, at[p.name]], b[:, at[p.name]]) for p in library]
     if {"phrases", "llm"} & set(config.proposers):
-        eta = _fit_eta(X[proposal], y[proposal], sd, config)
-        sign = 2 * y[proposal] - 1
-        loss = np.logaddexp(0.0, -sign * eta)
-        worst = np.argsort(-loss, kind="stable")[: max(1, int(config.worst_share * len(loss)))]
-        shown = used[proposal].reset_index(drop=True).iloc[worst]
-        won = y[proposal][worst] == 1
-        winners = np.where(won, shown["response_a"], shown["response_b"]).astype(str).tolist()
-        losers = np.where(won, shown["response_b"], shown["response_a"]).astype(str).tolist()
+        shown, won = _worst(setup, config)
         if "phrases" in config.proposers:
-            props = propose_phrases(winners, losers, count=config.phrases,
-                                    min_pairs=max(10, int(0.02 * len(worst))), taken=taken)
+            winners = np.where(won, shown["response_a"], shown["response_b"]).astype(str)
+            losers = np.where(won, shown["response_b"], shown["response_a"]).astype(str)
+            props = propose_phrases(winners.tolist(), losers.tolist(), count=config.phrases,
+                                    min_pairs=max(10, int(0.02 * len(shown))), taken=taken)
             candidates += _measured(props, "phrases", test_pairs, None)
         if "llm" in config.proposers:
-            if llm is None:
-                raise UsageError("the llm proposer needs --model and --base-url")
             props = llm.propose(shown, won, taken)
             candidates += llm.measure(props, test_pairs)
-            notes += llm.notes
+            setup.notes += llm.notes
     finite = np.ones(len(test_pairs), dtype=bool)
     for cand in candidates:
         finite &= ~np.isnan(cand.comparison)
     if not finite.all():
-        left_out["candidate annotation failed"] = int((~finite).sum())
+        setup.left_out["candidate annotation failed"] = int((~finite).sum())
         for cand in candidates:
             cand.comparison = cand.comparison[finite]
             cand.values_a = None if cand.values_a is None else cand.values_a[finite]
             cand.values_b = None if cand.values_b is None else cand.values_b[finite]
     test_rows = np.flatnonzero(test)[finite]
+    terms = setup.terms
     strata = np.zeros(len(test_rows), dtype=int) if terms.columns is None else \
         np.unique(terms.columns[test_rows], axis=0, return_inverse=True)[1].reshape(-1)
-    base = BaseDesign(X[test_rows], properties + terms.names, len(properties), sd,
-                      y[test_rows], pd.factorize(_query_keys(used)[test_rows])[0], strata)
+    base = BaseDesign(setup.X[test_rows], setup.properties + terms.names,
+                      len(setup.properties), setup.sd, setup.y[test_rows],
+                      pd.factorize(_query_keys(setup.used)[test_rows])[0], strata)
     result = select_discoveries(base, candidates, config.selection)
-    return Discovery(result, candidates, judge, config.group,
-                     used["id"].iloc[test_rows].astype(str).tolist(), int(proposal.sum()),
-                     base.names, terms, left_out, notes)
+    return Discovery(result, candidates, setup.judge, config.group,
+                     setup.used["id"].iloc[test_rows].astype(str).tolist(),
+                     int(setup.proposal.sum()), base.names, terms, setup.left_out, setup.notes)
+
+
+def plan_llm(study, config: DiscoverConfig, llm, *, schema_path: str | Path | None = None
+             ) -> tuple[list[Request], int]:
+    """Return the LLM requests a run would make now, and how many more wait on answers.
+
+    The proposal requests are always known. Once their answers are in the study's
+    log, the rating requests (one per test pair) are known too; until then they are
+    counted as waiting. Nothing is sent.
+    """
+    from ..annotations import query_traits
+    from ..pipeline import study_comparisons
+
+    schema = study.schema(schema_path)
+    pairs, comparisons = study_comparisons(study, schema)
+    setup = _prepare(pairs, study.judgments(), comparisons, config,
+                     query_traits(study.query_info()))
+    shown, won = _worst(setup, config)
+    taken = _taken(schema, config)
+    requests = llm.requests(shown, won, taken)
+    if llm.client.log.cached_keys([r.key for r in requests]) != {r.key for r in requests}:
+        return requests, len(setup.test_pairs)
+    props = llm.propose(shown, won, taken)  # every answer comes from the log
+    return requests + llm.annotation_requests(props, setup.test_pairs), 0
 
 
 def _schema_text(study, schema_path: str | Path | None) -> str:

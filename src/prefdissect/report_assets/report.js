@@ -414,10 +414,12 @@ var VIEWS = [
   {id: "judges", title: "Judges", render: judgesView},
   {id: "samples", title: "Samples", render: samplesView},
   {id: "probes", title: "Probes", render: probesView},
+  {id: "discoveries", title: "Discoveries", render: discoveriesView},
   {id: "diagnostics", title: "Diagnostics", render: diagnosticsView}
 ];
 if (!SCORES.length) { VIEWS = VIEWS.filter(function (v) { return v.id !== "leaderboard"; }); }  // no `scores` run
 if (!PROBES.rows.length) { VIEWS = VIEWS.filter(function (v) { return v.id !== "probes"; }); }  // no --probes
+if (!DISCOVERIES.length) { VIEWS = VIEWS.filter(function (v) { return v.id !== "discoveries"; }); }  // no `discover` run
 var nav = document.getElementById("tabs"), main = document.getElementById("views");
 var current = null;
 VIEWS.forEach(function (view, k) {
