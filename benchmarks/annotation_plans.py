@@ -3,8 +3,8 @@
 Runs both LLM annotation plans for real, on the same AlpacaEval pairs and the paper's
 29 properties, against a llama.cpp server started here on 127.0.0.1 (Gemma 3 270M,
 2 threads, 2 slots; as in dry_run_tokens.py), each plan with its own empty exchange
-log so that nothing is served from a cache. Every request counts (reference answers and repair requests
-included); tokens are the server's own counts (``usage``). Prints, per pair and
+log so that nothing is served from a cache. Every request counts (reference answers
+and repair requests included); tokens are the server's own counts (``usage``). Prints, per pair and
 plan, the requests, prompt tokens and completion tokens, and the one-call plan's
 share of each; then the values both plans gave (agreement per property is what
 ``prefdissect agreement --annotators llm llm-onecall`` reports on a study).
