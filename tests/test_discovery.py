@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import expit
 
@@ -288,3 +289,63 @@ def test_selection_settings_out_of_range_are_refused():
         SelectionConfig(folds=1).validate()
     with pytest.raises(UsageError, match="--level"):
         SelectionConfig(level=1.5).validate()
+
+
+# -- the command ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_study(tmp_path_factory):
+    import json
+
+    from conftest import run_cli
+    from test_report_discoveries import planted_pairs
+
+    folder = tmp_path_factory.mktemp("discover-cli")
+    rows = []
+    for k, row in enumerate(planted_pairs(queries=30, per_query=8)):
+        judge = row.pop("judge")
+        row[f"label:{judge}"] = row.pop("label")
+        if k < 40:  # a second judge on some pairs
+            row["label:other"] = "B"
+        rows.append(row)
+    source = folder / "pairs.jsonl"
+    source.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert run_cli("import", str(source), "--out", str(folder / "study")).code == 0
+    assert run_cli("annotate", str(folder / "study")).code == 0
+    return folder / "study"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--judge", "nobody"], "--judge nobody: give one of this study's judges: sim, other"),
+    ([], "--judge (none): give one of this study's judges: sim, other"),
+    (["--judge", "sim", "--group", "Code"], "--group Code: no such group; groups: all"),
+    (["--judge", "sim", "--proposer", "vibes"], "--proposer vibes: use one or more of"),
+    (["--judge", "sim", "--permutations", "5"], "needs at least 19 permutations"),
+    (["--judge", "sim", "--proposer", "llm"], "the llm proposer needs --model"),
+    (["--judge", "sim", "--dry-run"], "--dry-run and --batch-export apply to the llm proposer"),
+])
+def test_discover_refuses_bad_options_before_any_work(small_study, cli, tmp_path, args,
+                                                      message):
+    result = cli("discover", str(small_study), "--out", str(tmp_path / "out"), *args)
+    assert result.code == 2 and message in " ".join(result.err.split()), result.err
+    assert not (tmp_path / "out" / "discoveries.csv").exists()
+
+
+def test_discover_needs_annotations_and_a_study(cli, tmp_path):
+    result = cli("discover", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out"))
+    assert result.code == 2 and "does not exist" in result.err
+
+
+def test_discover_prints_its_findings_and_writes_every_output(small_study, cli, tmp_path):
+    out = tmp_path / "found"
+    result = cli("discover", str(small_study), "--judge", "sim", "--out", str(out), "--folds",
+                 "5", "--max-new", "2")
+    assert result.code == 0, result.err
+    assert "judge sim, group all: proposed on" in result.text
+    assert "summary_section" in result.text and "kept set, fitted jointly" in result.text
+    for name in ("discoveries.csv", "discovered.yaml", "discovered_annotations.parquet",
+                 "discovery.json"):
+        assert (out / name).exists()
+    schema = load_schema(out / "discovered.yaml")
+    kept = pd.read_csv(out / "discoveries.csv").query("selected")["candidate"].tolist()
+    assert schema.names[:29] == load_schema().names and schema.names[29:] == kept
+    assert len(kept) <= 2 and schema.get("summary_section").measure["kind"] == "regex"

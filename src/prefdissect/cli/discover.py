@@ -168,17 +168,15 @@ def show(found, out: Path) -> None:
                   f"beaten in {len(r.null_gains)} label shuffles); kept "
                   f"{len(r.selected)}: {literal(', '.join(r.selected) or 'none')}",
                   highlight=False)
-    view = Table("candidate", "proposer", "covers", "P(preferred) [95%]", "gain [95%]",
-                 "nearest property (r)", "kept", box=None)
+    view = Table("candidate", "from", "covers", "P(preferred)", "held-out gain", "kept",
+                 box=None, title="best candidates (all in discoveries.csv)", title_justify="left")
     for row in r.table.head(12).itertuples():
-        effect = "-" if row.mean != row.mean else \
-            f"{_pct(row.p_preferred)} [{_pct(_sig(row.lower))}, {_pct(_sig(row.upper))}]"
-        gain = "-" if row.gain != row.gain else \
-            f"{row.gain:+.4f} [{row.gain_lower:+.4f}, {row.gain_upper:+.4f}]"
-        near = "-" if row.nearest_property is None or row.nearest_property != \
-            row.nearest_property else f"{row.nearest_property} ({row.nearest_correlation:+.2f})"
+        effect = "not tested" if row.mean != row.mean else \
+            f"{_pct(row.p_preferred)} ({100 * _sig(row.lower):.0f}-{100 * _sig(row.upper):.0f})"
+        gain = "" if row.gain != row.gain else \
+            f"{row.gain:+.3f} ({row.gain_lower:+.3f}, {row.gain_upper:+.3f})"
         view.add_row(literal(row.candidate), row.proposer, _pct(row.coverage), effect, gain,
-                     literal(near), "yes" if row.selected else "")
+                     "yes" if row.selected else "")
     console.print(view)
     if r.set_gain:
         g = r.set_gain
