@@ -77,7 +77,7 @@ def _run(sample, judgments, seed):
     return discover_pairs(pairs, judgments, comparisons, schema, config, features=features)
 
 
-def test_a_planted_trait_ranks_in_the_top_three(sample):
+def test_a_planted_trait_ranks_in_the_top_three(sample, alpaca_study):
     pairs = sample[0]
     length = sample[1].values["lengthy"].to_numpy()
     found = {}
@@ -95,7 +95,7 @@ def test_a_planted_trait_ranks_in_the_top_three(sample):
     assert len(hits) >= 9, found
 
 
-def test_random_labels_rarely_yield_a_discovery(sample):
+def test_random_labels_rarely_yield_a_discovery(sample, alpaca_study):
     pairs = sample[0]
     selected = []
     for seed in range(20):
@@ -106,7 +106,8 @@ def test_random_labels_rarely_yield_a_discovery(sample):
     assert sum(bool(s) for s in selected) <= 1, selected
 
 
-def test_discover_on_the_real_judge_and_the_kept_set_round_trips(sample, cli, tmp_path):
+def test_discover_on_the_real_judge_and_the_kept_set_round_trips(sample, alpaca_study, cli,
+                                                                  tmp_path):
     """A study of 120 AlpacaEval instructions and GPT-4-Turbo's verdicts, end to end."""
     pairs, label = sample[0], sample[4]
     source = tmp_path / "pairs.jsonl"
