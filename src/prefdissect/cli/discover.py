@@ -96,8 +96,10 @@ def discover(study: StudyArg,
                          "--proposer llm")
     if uses_llm and min(llm_pairs, llm_candidates, llm_max_tokens) < 1:
         raise UsageError("--llm-pairs, --llm-candidates and --llm-max-tokens: give 1 or more")
+    from ..discovery.run import check_targets
+
     with Study(study).lock("discover", create=False) as target:
-        target.pairs()  # a study without pairs stops here
+        check_targets(target, config)  # before any work, and before an LLM client exists
         llm = None
         if uses_llm:
             llm = _proposer(target, model, base_url, api_key, llm_pairs, llm_candidates,

@@ -243,10 +243,9 @@ class _Setup:
         return self.used[~self.proposal].reset_index(drop=True)
 
 
-def _prepare(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
-             config: DiscoverConfig, traits: pd.DataFrame | None) -> _Setup:
-    """Pick the judge and group, form the base model's design, split by query."""
-    notes: list[str] = []
+def _targets(pairs: pd.DataFrame, judgments: pd.DataFrame, config: DiscoverConfig,
+             traits: pd.DataFrame | None) -> tuple[str, dict[str, np.ndarray]]:
+    """Return the judge to explain and the groups; refuse an unknown judge or group."""
     judges = list(dict.fromkeys(judgments["judge"]))
     judge = config.judge or (judges[0] if len(judges) == 1 else None)
     if judge is None or judge not in judges:
@@ -256,6 +255,22 @@ def _prepare(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparis
     if config.group not in groups:
         raise UsageError(f"--group {config.group}: no such group; groups: "
                          f"{', '.join(groups)}")
+    return judge, groups
+
+
+def check_targets(study, config: DiscoverConfig) -> None:
+    """Refuse an unknown judge or group of a study before any work (or LLM client) starts."""
+    from ..annotations import query_traits
+
+    _targets(study.pairs_with_scenarios(), study.judgments(), config,
+             query_traits(study.query_info()))
+
+
+def _prepare(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparisons,
+             config: DiscoverConfig, traits: pd.DataFrame | None) -> _Setup:
+    """Pick the judge and group, form the base model's design, split by query."""
+    notes: list[str] = []
+    judge, groups = _targets(pairs, judgments, config, traits)
     base_cmp, dropped = comparisons.without_sparse(config.max_missing)
     if dropped:
         notes.append("left out of the base model, missing for too many pairs: "
