@@ -48,7 +48,7 @@ from scipy.special import expit, ndtri
 
 from ..engines import PRIOR_SCALE, Problem, fit_problems
 from ..engines.ep import laplace_tilted_moments
-from ..errors import UsageError
+from ..errors import FitError, UsageError
 from ..properties import Property
 
 DISCOVERY_COLUMNS = ("candidate", "proposer", "description", "coverage", "mean", "lower",
@@ -453,6 +453,9 @@ def _select(base: BaseDesign, candidates: list[Candidate], config: SelectionConf
     tested = np.flatnonzero((C_all != 0).sum(axis=0) >= config.min_coverage)
     C = C_all[:, tested]
     k = min(config.folds, len(np.unique(base.clusters)))
+    if k < 2:
+        raise FitError(f"the test half holds {n} usable pairs of {k} query; the held-out gains "
+                       "need pairs of at least two queries there (a larger group, or more data)")
     folds = query_folds(base.clusters, k, config.seed)
     Y = np.vstack([base.y[None], permuted_labels(base.y, base.strata, config.permutations,
                                                   config.seed + 1)])

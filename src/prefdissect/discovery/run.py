@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..annotations import values_to_frame
+from ..annotations import ANNOTATION_COLUMNS, values_to_frame
 from ..comparisons import Comparisons, compare
 from ..engines import TERM_PRIOR_SD, fit_problems
 from ..errors import FitError, UsageError
@@ -132,7 +132,8 @@ class Discovery:
                                           [cand.property.name], cand.values_a[:, None],
                                           cand.values_b[:, None], annotator=who,
                                           prompt_version="discover"))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        return pd.concat(frames, ignore_index=True) if frames else \
+            pd.DataFrame(columns=list(ANNOTATION_COLUMNS))
 
     def summary(self) -> dict[str, Any]:
         """Return the run's figures as JSON-ready data (``discovery.json``)."""
