@@ -19,15 +19,13 @@ pytestmark = pytest.mark.skipif(
     not (SERVER.exists() and MODEL.exists()),
     reason=f"no local LLM server at {SERVER} / {MODEL}; run scripts/local_llm.sh .local-llm")
 
+# Ratings only: a small base model writes short answers to them (the query traits, the
+# query-specific judgments and the error lists are checked by hand in test_onecall.py).
 SCHEMA = """name: small
 properties:
   - {name: harmless, label: harmless, description: safe, rule: higher_better}
   - {name: clear, label: clear, description: easy to read, rule: higher_better}
   - {name: relevant, label: relevant, description: on the point, rule: nonzero_better}
-  - {name: satisfies_constraints, label: constraints, description: meets them,
-     rule: higher_better, step: specific, applies_when: explicit_constraints}
-  - {name: no_severe_errors, label: no severe errors, description: none, rule: lower_better,
-     step: errors, when_not_applicable: exclude}
   - {name: tone_warmth, label: warmth, description: a warm tone, rule: higher_better,
      question: "how warm and kind the response sounds"}
 """
@@ -57,63 +55,38 @@ def _requests(study, name: str) -> int:
 def test_the_one_call_plan_beside_the_five_step_plan(llama, tmp_path, cli):  # noqa: F811
     study, schema = tmp_path / "study", tmp_path / "small.yaml"
     schema.write_text(SCHEMA)
-    assert cli("import", str(_pairs(tmp_path, 2)), "--out", str(study)).code == 0
+    assert cli("import", str(_pairs(tmp_path, 2, per_query=1)), "--out", str(study)).code == 0
     common = ["--schema", str(schema), "--model", "gemma", "--base-url", llama,
-              "--timeout", "300"]
+              "--timeout", "300", "--max-attempts", "2"]
     dry = cli("annotate", str(study), "--annotator", "llm", "--plan", "one-call", *common,
               "--dry-run")
     assert dry.code == 0, dry.err
-    assert "dry run: 4 requests to send (0 already in the log)" in dry.text
+    assert "dry run: 2 requests to send (0 already in the log)" in dry.text
     live = cli("annotate", str(study), "--annotator", "llm", "--plan", "one-call", *common,
-               "--max-tokens", "onecall=400")
+               "--max-tokens", "onecall=80")
     assert live.code in (0, 3), live.err  # 3: an answer cut off or unusable, kept as failed
-    assert "LLM requests in this run: 4 (" in live.text
+    assert "LLM requests in this run: 2 (" in live.text
     table = pd.read_parquet(study / "annotations.parquet")
     mine = table[table["annotator"] == "llm-onecall"]
-    assert len(mine) == 4 * 6 and set(mine["property"]) >= {"harmless", "tone_warmth"}
+    assert len(mine) == 2 * 4 and set(mine["property"]) == {"harmless", "clear", "relevant",
+                                                             "tone_warmth"}
     assert mine.loc[mine["status"] == "failed", "reason"].notna().all()
     ok = mine[mine["status"] == "ok"]
     assert ok[["value_a", "value_b"]].notna().all().all()
     again = cli("annotate", str(study), "--annotator", "llm", "--plan", "one-call", *common,
-                "--max-tokens", "onecall=400")
-    assert "(0 answered by the server, 4 from the log" in again.text  # the cache
+                "--max-tokens", "onecall=80")
+    assert "(0 answered by the server, 2 from the log" in again.text  # the cache
     five = cli("annotate", str(study), "--annotator", "llm", *common, "--steps", "free,aware",
-               "--max-tokens", "free=120", "--max-tokens", "aware=80")
+               "--max-tokens", "free=60", "--max-tokens", "aware=40")
     assert five.code in (0, 3), five.err
     compared = cli("agreement", str(study), "--annotators", "llm", "llm-onecall",
                    "--schema", str(schema))
     assert compared.code == 0, compared.err
     rows = pd.read_csv(study / "agreement.csv")
     assert set(rows["property"]) == {"harmless", "clear", "relevant"}  # both plans rate them
-    assert (rows["pairs"] == 4).all()
+    assert (rows["pairs"] == 2).all()
     refused = cli("annotate", str(study), "--annotator", "heuristic", "--plan", "one-call")
     assert refused.code == 2 and "applies to the llm annotator" in refused.err
-
-
-def test_the_llm_proposer_live_with_dry_run_and_cache(llama, tmp_path, cli):  # noqa: F811
-    study, out = tmp_path / "study", tmp_path / "found"
-    assert cli("import", str(_pairs(tmp_path, 8)), "--out", str(study)).code == 0
-    assert cli("annotate", str(study)).code == 0
-    args = ["discover", str(study), "--out", str(out), "--proposer", "llm", "--model", "gemma",
-            "--base-url", llama, "--folds", "2", "--llm-pairs", "2", "--llm-candidates", "2",
-            "--llm-max-tokens", "300", "--timeout", "300"]
-    dry = cli(*args, "--dry-run")
-    assert dry.code == 0, dry.err
-    assert "dry run: 1 requests to send (0 already in the log)" in dry.text
-    assert "8 more requests depend on these answers" in dry.text  # one per test pair
-    live = cli(*args)
-    assert live.code in (0, 3), live.err
-    summary = json.loads((out / "discovery.json").read_text())
-    assert any(n.startswith("LLM proposer (gemma): 1 requests") for n in summary["notes"])
-    proposed = summary["by_proposer"].get("llm", 0)
-    # the proposals, then one rating request per test pair for all the proposals at once
-    assert _requests(study, "prefdissect_proposals") == 1
-    assert _requests(study, "prefdissect_onecall") == (8 if proposed else 0)
-    table = pd.read_csv(out / "discoveries.csv")
-    assert (table["proposer"] == "llm").sum() == proposed
-    again = cli(*args)
-    assert again.code == live.code and "0 answered by the server" in again.text
-    assert pd.read_csv(out / "discoveries.csv").equals(table)
 
 
 PROPOSALS = {"properties": [
@@ -125,14 +98,35 @@ PROPOSALS = {"properties": [
      "question": "how cheerful the response sounds"}]}
 
 
-def test_proposals_from_a_batch_file_are_rated_live_one_request_per_pair(llama, tmp_path,  # noqa: F811
-                                                                         cli):
+def test_the_llm_proposer_with_dry_run_batch_export_and_cache(llama, tmp_path, cli):  # noqa: F811
     study, out = tmp_path / "study", tmp_path / "found"
-    assert cli("import", str(_pairs(tmp_path, 8, seed=1)), "--out", str(study)).code == 0
+    assert cli("import", str(_pairs(tmp_path, 6, per_query=1)), "--out", str(study)).code == 0
     assert cli("annotate", str(study)).code == 0
-    args = ["discover", str(study), "--out", str(out), "--proposer", "llm", "--proposer",
-            "features", "--model", "gemma", "--base-url", llama, "--folds", "2",
-            "--llm-pairs", "2", "--llm-candidates", "3", "--timeout", "300"]
+    common = ["discover", str(study), "--out", str(out), "--proposer", "llm", "--model", "gemma",
+              "--base-url", llama, "--folds", "2", "--llm-pairs", "2", "--timeout", "300",
+              "--max-attempts", "2"]
+    # 1. the model itself proposes (whatever a base model writes), then rates what it kept
+    args = [*common, "--llm-candidates", "2", "--llm-max-tokens", "150"]
+    dry = cli(*args, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert "dry run: 1 requests to send (0 already in the log)" in dry.text
+    assert "3 more requests depend on these answers" in dry.text  # one per test pair
+    live = cli(*args)
+    assert live.code in (0, 3), live.err
+    summary = json.loads((out / "discovery.json").read_text())
+    assert any(n.startswith("LLM proposer (gemma): 1 requests") for n in summary["notes"])
+    proposed = summary["by_proposer"].get("llm", 0)
+    assert _requests(study, "prefdissect_proposals") == 1
+    assert _requests(study, "prefdissect_onecall") == (3 if proposed else 0)
+    table = pd.read_csv(out / "discoveries.csv")
+    assert (table["proposer"] == "llm").sum() == proposed
+    again = cli(*args)
+    assert again.code == live.code and "0 answered by the server" in again.text
+    assert pd.read_csv(out / "discoveries.csv").equals(table)
+
+    # 2. proposals answered through a batch file; the ratings, one request per test pair
+    # for all of them at once, come from the live server
+    args = [*common, "--proposer", "features", "--llm-candidates", "3"]
     batch, results = tmp_path / "batch.jsonl", tmp_path / "results.jsonl"
     assert "wrote 1 requests" in cli(*args, "--batch-export", str(batch)).text
     line = json.loads(batch.read_text())
@@ -145,18 +139,16 @@ def test_proposals_from_a_batch_file_are_rated_live_one_request_per_pair(llama, 
         "status_code": 200, "body": answer}, "error": None}) + "\n")
     imported = cli("batch", "import", str(study), str(results), "--requests", str(batch))
     assert imported.code == 0, imported.err
-    dry = cli(*args, "--dry-run")
-    assert "dry run: 8 requests to send (1 already in the log)" in dry.text
+    assert "dry run: 3 requests to send (1 already in the log)" in cli(*args, "--dry-run").text
     live = cli(*args)
     assert live.code in (0, 3), live.err
-    assert "(8 answered by the server, 1 from the log" in live.text
+    assert "(3 answered by the server, 1 from the log" in live.text
     table = pd.read_csv(out / "discoveries.csv").set_index("candidate")
     assert set(table.index[table["proposer"] == "llm"]) == {"llm_names_a_colour", "llm_cheerful"}
     assert table.loc["llm_cheerful", "description"] == PROPOSALS["properties"][2]["comparison"]
     values = pd.read_parquet(out / "discovered_annotations.parquet")
-    assert set(values.loc[values["annotator"] == "llm-onecall", "property"]) == {
-        "llm_names_a_colour", "llm_cheerful"}
-    assert _requests(study, "prefdissect_onecall") == 8
+    rated = values[values["annotator"] == "llm-onecall"]
+    assert set(rated["property"]) == {"llm_names_a_colour", "llm_cheerful"}
     summary = json.loads((out / "discovery.json").read_text())
-    note = next(n for n in summary["notes"] if n.startswith("LLM proposer"))
-    assert "3 proposals, 2 kept" in note
+    assert "3 proposals, 2 kept" in next(n for n in summary["notes"]
+                                         if n.startswith("LLM proposer"))
