@@ -10,15 +10,8 @@ from scipy.special import expit
 from prefdissect.discovery.discoveries import (
     BaseDesign,
     Candidate,
-    CompressedDesign,
     SelectionConfig,
-    cluster_interval,
-    fold_fits,
-    one_step_gains,
-    permuted_labels,
-    query_folds,
     select_discoveries,
-    threshold,
 )
 from prefdissect.discovery.features import (
     check_measure,
@@ -26,6 +19,15 @@ from prefdissect.discovery.features import (
     load_library,
     measure_texts,
     phrase_pattern,
+)
+from prefdissect.discovery.gains import (
+    CompressedDesign,
+    cluster_interval,
+    fold_fits,
+    one_step_gains,
+    permuted_labels,
+    query_folds,
+    threshold,
 )
 from prefdissect.discovery.phrases import distinctive_phrases
 from prefdissect.discovery.run import split_by_query

@@ -8,6 +8,7 @@ and an LLM that reads such pairs and proposes comparisons
 (:mod:`~prefdissect.discovery.proposals`). Every candidate is then tested on the
 test half beside the schema's properties and the model terms, and kept for its
 held-out gain above a threshold calibrated by shuffling labels
-(:mod:`~prefdissect.discovery.discoveries`); :mod:`~prefdissect.discovery.run`
-ties the steps to a study folder and writes the outputs.
+(:mod:`~prefdissect.discovery.discoveries`, whose statistics on arrays are in
+:mod:`~prefdissect.discovery.gains`); :mod:`~prefdissect.discovery.run` ties the
+steps to a study folder and writes the outputs.
 """

@@ -40,12 +40,12 @@ from ..terms import TermDesign, choose_terms, term_design
 from .discoveries import (
     BaseDesign,
     Candidate,
-    CompressedDesign,
     DiscoveryResult,
     SelectionConfig,
     select_discoveries,
 )
 from .features import load_library, measure_properties
+from .gains import CompressedDesign
 from .phrases import propose_phrases
 
 PROPOSERS = ("features", "phrases", "llm")
