@@ -51,32 +51,31 @@ def main() -> None:
     typical = pairs[(size > 1200) & (size < 3000)]  # ordinary pairs that fit a small context
     pairs = typical.sample(n, random_state=0)
     schema = load_schema()
+    print(f"server: llama.cpp ({MODEL.name}, 2 threads); {n} AlpacaEval pairs "
+          f"({int(size[pairs.index].mean())} characters of query and responses on average); "
+          "the paper's 29 properties", flush=True)
+    print(f"{'plan':<11}{'requests':>10}{'prompt tok':>12}{'completion tok':>16}"
+          f"{'seconds':>9}{'values ok':>11}   (per pair, seconds in all)", flush=True)
     process, url = start_server()
     figures = {}
     try:
-        for plan, make in (("five-step", lambda c: LLMAnnotator(c, "gemma")),
-                           ("one-call", lambda c: OneCallAnnotator(c, "gemma"))):
+        for plan, make in (("one-call", lambda c: OneCallAnnotator(c, "gemma")),
+                           ("five-step", lambda c: LLMAnnotator(c, "gemma"))):
             with tempfile.TemporaryDirectory() as tmp:
-                client = LLMClient(url, Path(tmp) / "log.sqlite", concurrency=2, timeout=600)
-                worker = make(client)
+                client = LLMClient(url, Path(tmp) / "log.sqlite", concurrency=2, timeout=1800)
                 start = time.perf_counter()
-                frame = worker.annotate(pairs, schema)
+                frame = make(client).annotate(pairs, schema)
                 seconds = time.perf_counter() - start
                 tally = client.tally
                 figures[plan] = (len(tally.keys), tally.prompt_tokens, tally.completion_tokens,
                                  seconds, frame)
+            ok = (frame["status"] == "ok").sum()
+            print(f"{plan:<11}{len(tally.keys) / n:>10.2f}{tally.prompt_tokens / n:>12.0f}"
+                  f"{tally.completion_tokens / n:>16.0f}{seconds:>9.0f}{ok:>6} / {len(frame)}",
+                  flush=True)
     finally:
         process.terminate()
         process.wait(timeout=10)
-    print(f"server: llama.cpp ({MODEL.name}, 2 threads); {n} AlpacaEval pairs "
-          f"({int(size[pairs.index].mean())} characters of query and responses on average); "
-          "the paper's 29 properties")
-    print(f"{'plan':<11}{'requests':>10}{'prompt tok':>12}{'completion tok':>16}"
-          f"{'seconds':>9}{'values ok':>11}   (per pair, seconds in all)")
-    for plan, (requests, prompt, completion, seconds, frame) in figures.items():
-        ok = (frame["status"] == "ok").sum()
-        print(f"{plan:<11}{requests / n:>10.2f}{prompt / n:>12.0f}{completion / n:>16.0f}"
-              f"{seconds:>9.0f}{ok:>6} / {len(frame)}")
     five, one = figures["five-step"], figures["one-call"]
     print(f"one-call / five-step: requests {one[0] / five[0]:.2f}, prompt tokens "
           f"{one[1] / five[1]:.2f}, completion tokens {one[2] / five[2]:.2f}")
