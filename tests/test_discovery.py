@@ -286,7 +286,9 @@ def test_selection_keeps_the_hidden_trait_and_fits_it_jointly():
 
 def test_selection_settings_out_of_range_are_refused():
     with pytest.raises(UsageError, match="needs at least 19 permutations"):
-        SelectionConfig(permutations=10).validate()
+        SelectionConfig(permutations=10, level=0.05).validate()
+    with pytest.raises(UsageError, match="needs at least 99 permutations"):
+        SelectionConfig(permutations=50).validate()
     with pytest.raises(UsageError, match="--folds"):
         SelectionConfig(folds=1).validate()
     with pytest.raises(UsageError, match="--level"):
@@ -321,7 +323,7 @@ def small_study(tmp_path_factory):
     ([], "--judge (none): give one of this study's judges: sim, other"),
     (["--judge", "sim", "--group", "Code"], "--group Code: no such group; groups: all"),
     (["--judge", "sim", "--proposer", "vibes"], "--proposer vibes: use one or more of"),
-    (["--judge", "sim", "--permutations", "5"], "needs at least 19 permutations"),
+    (["--judge", "sim", "--permutations", "5"], "needs at least 99 permutations"),
     (["--judge", "sim", "--proposer", "llm"], "the llm proposer needs --model"),
     (["--judge", "sim", "--dry-run"], "--dry-run and --batch-export apply to the llm proposer"),
 ])

@@ -22,8 +22,9 @@ ANSWER = {  # pair 1: intent unclear, no feelings, two constraints, one mistake,
                             "b": "neither"}],
               "scenario": "Advice"},
     "specific": {"clarifies_intent": [2, 0], "empathetic": [3, 3]},
-    "errors": {"applicable": True, "errors_a": [{"error": "x", "severity": "minor"},
-                                                {"error": "y", "severity": "severe"}],
+    "errors": {"checkable_a": True, "checkable_b": True,
+               "errors_a": [{"error": "x", "kind": "factual", "severity": "minor"},
+                            {"error": "y", "kind": "math", "severity": "severe"}],
                "errors_b": []}}
 
 
@@ -53,7 +54,7 @@ def test_one_request_per_pair_gives_every_property_as_the_five_steps_would(tmp_p
     first = [r for r in sent if "First question" in r["messages"][1]["content"]]
     assert len(first) == 1  # every property of a pair in one request
     assert len(sent) == 3  # pair 2: its request and one repair request
-    assert set(worker.measures(schema)) == set(schema.names) - {"lengthy"}  # a word count
+    assert set(worker.measures(schema)) == set(schema.names)
     one = frame.loc["p1"]
     assert (one.loc["harmless", ["value_a", "value_b"]] == [3, 1]).all()
     assert one.loc["clarifies_intent", "status"] == "ok"  # the intent was unclear
@@ -66,7 +67,9 @@ def test_one_request_per_pair_gives_every_property_as_the_five_steps_would(tmp_p
     assert (one.loc["no_moderate_errors", ["value_a", "value_b"]] == [0, 0]).all()
     assert (one.loc["no_severe_errors", ["value_a", "value_b"]] == [1, 0]).all()
     assert set(one["annotator"]) == {"llm-onecall"}
-    two = frame.loc["p2"]
+    # word counts as the paper counted them (the full stop is a token): "Answer one." is 3
+    assert (one.loc["lengthy", ["value_a", "value_b"]] == [3, 3]).all()
+    two = frame.loc["p2"].drop("lengthy")
     assert (two["status"] == "failed").all() and len(two) == 28
     assert two["reason"].str.startswith("unusable answer after one repair request").all()
     info = worker.query_info_.set_index("pair_id")

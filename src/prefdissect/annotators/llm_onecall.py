@@ -12,7 +12,8 @@ ask the same things; a schema property of one's own is asked its ``question``
 
 Differences a reader should know: errors are checked against the pair's reference
 answer where it has one, else against the model's own knowledge (no separate
-reference request); there is no swap check. Values are stored under the annotator
+reference request); there is no swap check. ``lengthy`` is the pairs' word counts,
+as in the five-step plan (no request). Values are stored under the annotator
 name ``llm-onecall``, so ``prefdissect agreement --annotators llm llm-onecall``
 compares the two plans property by property.
 """
@@ -31,10 +32,12 @@ from ..pairs import Pair, frame_to_pairs
 from ..properties import PropertySchema
 from ..reference import SCENARIOS
 from ..registry import register
-from .llm import LLMAnnotator, _Job
+from ..words import pair_word_counts
+from .llm import LENGTH, LLMAnnotator, _Job
 from .llm_schemas import (
     ERROR_PROPS,
     ERRORS_SCHEMA,
+    LIST_CAPS,
     MISTAKE_LEVELS,
     STANCE_LEVELS,
     TRAIT_OF,
@@ -48,6 +51,11 @@ _LISTS = {"satisfies_constraints": ("constraints", lambda v: float(v)),
           "supports_stances": ("stances", lambda v: float(STANCE_LEVELS[v])),
           "corrects_mistakes": ("mistakes", lambda v: float(MISTAKE_LEVELS[v]))}
 _DIRECT = {"clarifies_intent": "intent_clear", "empathetic": "expresses_feelings"}
+
+
+def result_ratings(result: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the ratings of an answer (none for a failed one)."""
+    return {} if result is None else result.get("ratings", {})
 
 
 def _items(value: dict[str, Any], cap: int) -> dict[str, Any]:
@@ -107,6 +115,8 @@ class OneCallAnnotator(LLMAnnotator):
     def measures(self, schema: PropertySchema) -> list[str]:
         """Return the schema properties one request gives values for."""
         asked = set(self._questions(schema)) | set(TRAIT_OF) | set(ERROR_PROPS.values())
+        if LENGTH in schema.names and not schema.get(LENGTH).question:
+            asked.add(LENGTH)  # word counts, as the five-step plan gives them: no request
         return [p for p in schema.names if p in asked]
 
     def _layout(self, schema: PropertySchema) -> tuple[dict[str, str], list[str], bool, bool]:
@@ -129,9 +139,11 @@ class OneCallAnnotator(LLMAnnotator):
                 "properties": {
                     "intent_clear": {"type": "boolean"},
                     "expresses_feelings": {"type": "boolean"},
-                    "constraints": _items(rating(), 8),
-                    "stances": _items({"type": "string", "enum": list(STANCE_LEVELS)}, 5),
-                    "mistakes": _items({"type": "string", "enum": list(MISTAKE_LEVELS)}, 5),
+                    "constraints": _items(rating(), LIST_CAPS["explicit_constraints"]),
+                    "stances": _items({"type": "string", "enum": list(STANCE_LEVELS)},
+                                      LIST_CAPS["explicit_stances"]),
+                    "mistakes": _items({"type": "string", "enum": list(MISTAKE_LEVELS)},
+                                       LIST_CAPS["mistakes_or_biases"]),
                     "scenario": {"type": "string", "enum": list(SCENARIOS)}},
                 "required": ["intent_clear", "expresses_feelings", "constraints", "stances",
                              "mistakes", "scenario"]}
@@ -204,7 +216,10 @@ class OneCallAnnotator(LLMAnnotator):
         for job in jobs:
             result, pid = job.result, job.pair.id
             for prop in wanted:
-                if result is None:
+                if prop == LENGTH and prop not in result_ratings(result):
+                    rows.append(self._row(pid, prop, *pair_word_counts(
+                        job.pair.response_a, job.pair.response_b, job.pair.metadata), OK))
+                elif result is None:
                     rows.append(self._row(pid, prop, None, None, FAILED, job.error))
                 elif prop in result.get("ratings", {}):
                     a, b = result["ratings"][prop]
@@ -232,9 +247,11 @@ class OneCallAnnotator(LLMAnnotator):
                          float(np.mean([convert(i["b"]) for i in items])), OK)
 
     def _error(self, pid: str, prop: str, errors: dict[str, Any]) -> dict[str, Any]:
-        if not errors["applicable"]:
+        if not (errors["checkable_a"] and errors["checkable_b"]):
+            sides = [s for s in "ab" if not errors[f"checkable_{s}"]]
+            which = "either response" if len(sides) == 2 else f"response {sides[0].upper()}"
             return self._row(pid, prop, None, None, NOT_APPLICABLE,
-                             "nothing checkable in the request")
+                             f"the annotator could not reliably check {which}")
         severity = next(s for s, p in ERROR_PROPS.items() if p == prop)
         return self._row(pid, prop, sum(e["severity"] == severity for e in errors["errors_a"]),
                          sum(e["severity"] == severity for e in errors["errors_b"]), OK)

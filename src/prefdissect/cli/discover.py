@@ -50,10 +50,11 @@ def discover(study: StudyArg,
              folds: Annotated[int, typer.Option(
                  "--folds", help="Folds (by query) for each candidate's held-out gain.")] = 10,
              permutations: Annotated[int, typer.Option(
-                 "--permutations", help="Label shuffles that set the threshold.")] = 19,
+                 "--permutations", help="Label shuffles that set the threshold (at least "
+                 "1/level - 1).")] = 99,
              level: Annotated[float, typer.Option(
                  "--level", help="Chance that labels carrying nothing beyond the schema "
-                 "yield any discovery.")] = 0.05,
+                 "yield any discovery.")] = 0.01,
              phrases: Annotated[int, typer.Option(
                  "--phrases", help="At most this many phrase candidates.")] = 20,
              schema: SchemaOpt = None, model_terms: TermsOpt = "auto",

