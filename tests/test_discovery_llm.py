@@ -19,13 +19,12 @@ pytestmark = pytest.mark.skipif(
     not (SERVER.exists() and MODEL.exists()),
     reason=f"no local LLM server at {SERVER} / {MODEL}; run scripts/local_llm.sh .local-llm")
 
-# Ratings only: a small base model writes short answers to them (the query traits, the
-# query-specific judgments and the error lists are checked by hand in test_onecall.py).
+# Two ratings only: the local server decodes a few tokens a second under a JSON grammar,
+# so the answers are kept short (the query traits, the query-specific judgments and the
+# error lists are checked by hand in test_onecall.py).
 SCHEMA = """name: small
 properties:
   - {name: harmless, label: harmless, description: safe, rule: higher_better}
-  - {name: clear, label: clear, description: easy to read, rule: higher_better}
-  - {name: relevant, label: relevant, description: on the point, rule: nonzero_better}
   - {name: tone_warmth, label: warmth, description: a warm tone, rule: higher_better,
      question: "how warm and kind the response sounds"}
 """
@@ -63,27 +62,26 @@ def test_the_one_call_plan_beside_the_five_step_plan(llama, tmp_path, cli):  # n
     assert dry.code == 0, dry.err
     assert "dry run: 2 requests to send (0 already in the log)" in dry.text
     live = cli("annotate", str(study), "--annotator", "llm", "--plan", "one-call", *common,
-               "--max-tokens", "onecall=80")
+               "--max-tokens", "onecall=40")
     assert live.code in (0, 3), live.err  # 3: an answer cut off or unusable, kept as failed
     assert "LLM requests in this run: 2 (" in live.text
     table = pd.read_parquet(study / "annotations.parquet")
     mine = table[table["annotator"] == "llm-onecall"]
-    assert len(mine) == 2 * 4 and set(mine["property"]) == {"harmless", "clear", "relevant",
-                                                             "tone_warmth"}
+    assert len(mine) == 2 * 2 and set(mine["property"]) == {"harmless", "tone_warmth"}
     assert mine.loc[mine["status"] == "failed", "reason"].notna().all()
     ok = mine[mine["status"] == "ok"]
     assert ok[["value_a", "value_b"]].notna().all().all()
     again = cli("annotate", str(study), "--annotator", "llm", "--plan", "one-call", *common,
-                "--max-tokens", "onecall=80")
+                "--max-tokens", "onecall=40")
     assert "(0 answered by the server, 2 from the log" in again.text  # the cache
-    five = cli("annotate", str(study), "--annotator", "llm", *common, "--steps", "free,aware",
-               "--max-tokens", "free=60", "--max-tokens", "aware=40")
+    five = cli("annotate", str(study), "--annotator", "llm", *common, "--steps", "free",
+               "--max-tokens", "free=30")
     assert five.code in (0, 3), five.err
     compared = cli("agreement", str(study), "--annotators", "llm", "llm-onecall",
                    "--schema", str(schema))
     assert compared.code == 0, compared.err
     rows = pd.read_csv(study / "agreement.csv")
-    assert set(rows["property"]) == {"harmless", "clear", "relevant"}  # both plans rate them
+    assert set(rows["property"]) == {"harmless"}  # both plans rate it
     assert (rows["pairs"] == 2).all()
     refused = cli("annotate", str(study), "--annotator", "heuristic", "--plan", "one-call")
     assert refused.code == 2 and "applies to the llm annotator" in refused.err
@@ -100,24 +98,24 @@ PROPOSALS = {"properties": [
 
 def test_the_llm_proposer_with_dry_run_batch_export_and_cache(llama, tmp_path, cli):  # noqa: F811
     study, out = tmp_path / "study", tmp_path / "found"
-    assert cli("import", str(_pairs(tmp_path, 6, per_query=1)), "--out", str(study)).code == 0
+    assert cli("import", str(_pairs(tmp_path, 4, per_query=1)), "--out", str(study)).code == 0
     assert cli("annotate", str(study)).code == 0
     common = ["discover", str(study), "--out", str(out), "--proposer", "llm", "--model", "gemma",
               "--base-url", llama, "--folds", "2", "--llm-pairs", "2", "--timeout", "300",
               "--max-attempts", "2"]
     # 1. the model itself proposes (whatever a base model writes), then rates what it kept
-    args = [*common, "--llm-candidates", "2", "--llm-max-tokens", "150"]
+    args = [*common, "--llm-candidates", "2", "--llm-max-tokens", "60"]
     dry = cli(*args, "--dry-run")
     assert dry.code == 0, dry.err
     assert "dry run: 1 requests to send (0 already in the log)" in dry.text
-    assert "3 more requests depend on these answers" in dry.text  # one per test pair
+    assert "2 more requests depend on these answers" in dry.text  # one per test pair
     live = cli(*args)
     assert live.code in (0, 3), live.err
     summary = json.loads((out / "discovery.json").read_text())
     assert any(n.startswith("LLM proposer (gemma): 1 requests") for n in summary["notes"])
     proposed = summary["by_proposer"].get("llm", 0)
     assert _requests(study, "prefdissect_proposals") == 1
-    assert _requests(study, "prefdissect_onecall") == (3 if proposed else 0)
+    assert _requests(study, "prefdissect_onecall") == (2 if proposed else 0)
     table = pd.read_csv(out / "discoveries.csv")
     assert (table["proposer"] == "llm").sum() == proposed
     again = cli(*args)
@@ -139,10 +137,10 @@ def test_the_llm_proposer_with_dry_run_batch_export_and_cache(llama, tmp_path, c
         "status_code": 200, "body": answer}, "error": None}) + "\n")
     imported = cli("batch", "import", str(study), str(results), "--requests", str(batch))
     assert imported.code == 0, imported.err
-    assert "dry run: 3 requests to send (1 already in the log)" in cli(*args, "--dry-run").text
+    assert "dry run: 2 requests to send (1 already in the log)" in cli(*args, "--dry-run").text
     live = cli(*args)
     assert live.code in (0, 3), live.err
-    assert "(3 answered by the server, 1 from the log" in live.text
+    assert "(2 answered by the server, 1 from the log" in live.text
     table = pd.read_csv(out / "discoveries.csv").set_index("candidate")
     assert set(table.index[table["proposer"] == "llm"]) == {"llm_names_a_colour", "llm_cheerful"}
     assert table.loc["llm_cheerful", "description"] == PROPOSALS["properties"][2]["comparison"]
