@@ -326,6 +326,9 @@ def small_study(tmp_path_factory):
     (["--judge", "sim", "--permutations", "5"], "needs at least 99 permutations"),
     (["--judge", "sim", "--proposer", "llm"], "the llm proposer needs --model"),
     (["--judge", "sim", "--dry-run"], "--dry-run and --batch-export apply to the llm proposer"),
+    (["--judge", "sim", "--proposer", "llm", "--model", "m", "--llm-pairs", "0"],
+     "--llm-pairs, --llm-candidates and --llm-max-tokens: give 1 or more"),
+    (["--judge", "sim", "--schema", "no-such-schema.yaml"], "no-such-schema.yaml"),
 ])
 def test_discover_refuses_bad_options_before_any_work(small_study, cli, tmp_path, args,
                                                       message):
@@ -353,3 +356,11 @@ def test_discover_prints_its_findings_and_writes_every_output(small_study, cli, 
     kept = pd.read_csv(out / "discoveries.csv").query("selected")["candidate"].tolist()
     assert schema.names[:29] == load_schema().names and schema.names[29:] == kept
     assert len(kept) <= 2 and schema.get("summary_section").measure["kind"] == "regex"
+    # one line per candidate, P(preferred) shown as every command shows it (74.8%, 70.1-79.0%)
+    lines = result.out.splitlines()
+    table = pd.read_csv(out / "discoveries.csv").dropna(subset=["mean"])
+    for row in table.head(12).itertuples():
+        cells = (f"{100 * row.p_preferred:.1f}%", f"{100 * expit(row.lower):.1f}-"
+                 f"{100 * expit(row.upper):.1f}%", f"{row.gain:+.4f}")
+        assert any(line.split()[0] == row.candidate and all(c in line for c in cells)
+                   for line in lines if line.strip()), (row.candidate, cells)

@@ -77,10 +77,12 @@ def discover(study: StudyArg,
              batch_export: ExportOpt = None) -> None:
     """Find what a judge rewards beyond the schema: propose on some queries, test on others."""
     from ..discovery.discoveries import SelectionConfig
-    from ..discovery.run import DiscoverConfig
-    from ..errors import UsageError
-    from ..properties import load_schema
+    from ..discovery.proposals import ProposerSettings
+    from ..discovery.run import DiscoverConfig, check_options, check_targets, plan_llm
+    from ..discovery.run import discover as run
+    from ..llm.batch import export_batch
     from ..study import Study
+    from .llm import check_base_url, finish, make_client, print_plan
 
     config = DiscoverConfig(judge=judge, group=group,
                             proposers=tuple(dict.fromkeys(proposer or ("features", "phrases"))),
@@ -88,78 +90,38 @@ def discover(study: StudyArg,
                             selection=SelectionConfig(folds=folds, permutations=permutations,
                                                       level=level, max_new=max_new, seed=seed,
                                                       threads=threads))
-    config.validate()
-    if schema:
-        load_schema(schema)
     uses_llm = "llm" in config.proposers
-    if (dry_run or batch_export) and not uses_llm:
-        raise UsageError("--dry-run and --batch-export apply to the llm proposer; add "
-                         "--proposer llm")
-    if uses_llm and min(llm_pairs, llm_candidates, llm_max_tokens) < 1:
-        raise UsageError("--llm-pairs, --llm-candidates and --llm-max-tokens: give 1 or more")
-    from ..discovery.run import check_targets
-
+    settings = ProposerSettings(model, llm_pairs, llm_candidates, llm_max_tokens, structured)
+    check_options(config, settings if uses_llm else None,
+                  dry_run=dry_run or batch_export is not None)
+    if uses_llm:
+        check_base_url(base_url)
     with Study(study).lock("discover", create=False) as target:
-        check_targets(target, config)  # before any work, and before an LLM client exists
-        llm = None
-        if uses_llm:
-            llm = _proposer(target, model, base_url, api_key, llm_pairs, llm_candidates,
-                            llm_max_tokens, structured, concurrency, timeout, max_attempts,
-                            max_wait, prices)
+        check_targets(target, config, schema_path=schema)  # before an LLM client exists
+        llm = settings.proposer(make_client(target.root, base_url, api_key, concurrency,
+                                            timeout, max_attempts, prices, max_wait)) \
+            if uses_llm else None
         if dry_run or batch_export:
-            _plan(target, llm, config, schema, batch_export)
+            requests, waiting = plan_llm(target, config, llm, schema_path=schema)
+            if dry_run:
+                print_plan(llm.client.plan(requests), waiting)
+                return
+            count = export_batch(requests, batch_export, llm.client.log)
+            console.print(f"wrote {count} requests to {literal(batch_export)}; {waiting} more "
+                          "depend on their answers: import the results and export again",
+                          highlight=False)
             return
-        from ..discovery.run import discover as run
-
         found = run(target, out, config, schema_path=schema, llm=llm)
     show(found, out)
     if llm is not None:
-        from .llm import finish
-
         console.print(finish(llm.client), highlight=False)
-
-
-def _proposer(target, model, base_url, api_key, pairs, candidates, max_tokens, structured,
-              concurrency, timeout, max_attempts, max_wait, prices):
-    """Check the LLM options and build the LLM proposer (its log is the study's)."""
-    from ..discovery.proposals import LLMProposer
-    from ..errors import UsageError
-    from ..llm.client import Prices
-    from .llm import check_base_url, make_client
-
-    if not model:
-        raise UsageError("the llm proposer needs --model (and --base-url)")
-    check_base_url(base_url)
-    prices = Prices.load(prices)
-    client = make_client(target.root, base_url, api_key, concurrency, timeout, max_attempts,
-                         prices, max_wait)
-    return LLMProposer(client, model, pairs_shown=pairs, max_candidates=candidates,
-                       structured=structured, max_tokens=max_tokens)
-
-
-def _plan(target, llm, config, schema, batch_export) -> None:
-    """Dry run or batch export of the LLM proposer's requests."""
-    from ..discovery.run import plan_llm
-    from ..llm.batch import export_batch
-    from .llm import print_plan
-
-    requests, waiting = plan_llm(target, config, llm, schema_path=schema)
-    if batch_export:
-        count = export_batch(requests, batch_export, llm.client.log)
-        console.print(f"wrote {count} requests to {literal(batch_export)}; {waiting} more "
-                      "depend on their answers: import the results and export again",
-                      highlight=False)
-        return
-    print_plan(llm.client.plan(requests), waiting)
-
-
-def _pct(x: float) -> str:
-    return "-" if x != x else f"{100 * x:.0f}%"
 
 
 def show(found, out: Path) -> None:
     """Print a discovery's summary: the split, the threshold, the best candidates."""
     from rich.table import Table
+
+    from .render import preferred, preferred_interval
 
     r = found.result
     counts = ", ".join(f"{n} {p}" for p, n in found.summary()["by_proposer"].items())
@@ -171,14 +133,17 @@ def show(found, out: Path) -> None:
                   f"beaten in {len(r.null_gains)} label shuffles); kept "
                   f"{len(r.selected)}: {literal(', '.join(r.selected) or 'none')}",
                   highlight=False)
-    view = Table("candidate", "from", "covers", "P(preferred)", "held-out gain", "kept",
-                 box=None, title="best candidates (all in discoveries.csv)", title_justify="left")
+    view = Table("candidate", "from", "covers", "P(preferred)", "95% interval",
+                 "held-out gain", "95% interval", "kept", box=None,
+                 title="best candidates (all in discoveries.csv)", title_justify="left")
     for row in r.table.head(12).itertuples():
-        effect = "not tested" if row.mean != row.mean else \
-            f"{_pct(row.p_preferred)} ({100 * _sig(row.lower):.0f}-{100 * _sig(row.upper):.0f})"
-        gain = "" if row.gain != row.gain else \
-            f"{row.gain:+.3f} ({row.gain_lower:+.3f}, {row.gain_upper:+.3f})"
-        view.add_row(literal(row.candidate), row.proposer, _pct(row.coverage), effect, gain,
+        tested = row.mean == row.mean
+        view.add_row(literal(row.candidate), row.proposer, f"{100 * row.coverage:.0f}%",
+                     preferred(row.p_preferred) if tested else "not tested",
+                     preferred_interval(_sig(row.lower), _sig(row.upper)) if tested else "",
+                     f"{row.gain:+.4f}" if row.gain == row.gain else "",
+                     f"{row.gain_lower:+.4f} to {row.gain_upper:+.4f}"
+                     if row.gain == row.gain else "",
                      "yes" if row.selected else "")
     console.print(view)
     if r.set_gain:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ import pandas as pd
 from .. import prompts
 from ..annotations import OK
 from ..comparisons import compare
+from ..errors import UsageError
 from ..llm.answers import answer_text
 from ..llm.client import LLMClient, Request
 from ..llm.parsing import ParseError, parse_json, strict_format
@@ -78,6 +80,37 @@ def merge_proposals(proposals: list[dict[str, str]], taken: set[str], limit: int
                               rule="higher_better", scale="0-3 rating (LLM)",
                               question=question), words))
     return [k for k, _ in kept], dropped
+
+
+@dataclass(frozen=True)
+class ProposerSettings:
+    """Settings of the LLM proposer, checked before an LLM client is made."""
+
+    model: str | None
+    """The model's name on the server (proposals and ratings)."""
+    pairs_shown: int = 12
+    """Mispredicted pairs shown in all."""
+    max_candidates: int = 8
+    """At most this many proposals are kept (after merging near-duplicates)."""
+    max_tokens: int = 700
+    """Cap on each proposal answer (the ratings' cap is sized to the candidates)."""
+    structured: bool = True
+    """Ask for schema-constrained JSON."""
+
+    def check(self) -> None:
+        """Raise a :class:`UsageError` naming the first setting that cannot work."""
+        if not self.model:
+            raise UsageError("the llm proposer needs --model (and --base-url)")
+        if min(self.pairs_shown, self.max_candidates, self.max_tokens) < 1:
+            raise UsageError("--llm-pairs, --llm-candidates and --llm-max-tokens: give 1 or "
+                             "more")
+
+    def proposer(self, client: LLMClient) -> LLMProposer:
+        """Return the proposer, asking through ``client`` (whose log is the cache)."""
+        self.check()
+        return LLMProposer(client, self.model, pairs_shown=self.pairs_shown,
+                           max_candidates=self.max_candidates, structured=self.structured,
+                           max_tokens=self.max_tokens)
 
 
 class LLMProposer:

@@ -47,6 +47,7 @@ from .discoveries import (
 from .features import load_library, measure_properties
 from .gains import CompressedDesign
 from .phrases import propose_phrases
+from .proposals import ProposerSettings
 
 PROPOSERS = ("features", "phrases", "llm")
 OFFLINE = "features"
@@ -259,11 +260,34 @@ def _targets(pairs: pd.DataFrame, judgments: pd.DataFrame, config: DiscoverConfi
     return judge, groups
 
 
-def check_targets(study, config: DiscoverConfig) -> None:
-    """Refuse an unknown judge or group of a study before any work (or LLM client) starts."""
+def check_options(config: DiscoverConfig, llm: ProposerSettings | None = None, *,
+                  dry_run: bool = False) -> None:
+    """Refuse settings that cannot work, before anything is read, created or sent.
+
+    ``llm`` holds the LLM proposer's settings (needed when ``config`` asks for it);
+    ``dry_run`` is true for a dry run or a batch export, which only the LLM proposer has.
+    """
+    config.validate()
+    uses_llm = "llm" in config.proposers
+    if dry_run and not uses_llm:
+        raise UsageError("--dry-run and --batch-export apply to the llm proposer; add "
+                         "--proposer llm")
+    if uses_llm:
+        if llm is None:
+            raise UsageError("the llm proposer needs --model (and --base-url)")
+        llm.check()
+
+
+def check_targets(study, config: DiscoverConfig, *,
+                  schema_path: str | Path | None = None) -> None:
+    """Refuse a bad schema, an unknown judge or group of a study before any work starts.
+
+    Called before an LLM client exists, so that a mistake costs no request.
+    """
     from ..annotations import query_traits
 
-    _targets(study.pairs_with_scenarios(), study.judgments(), config,
+    study.schema(schema_path)
+    _targets(study.pairs_with_scenarios(texts=False), study.judgments(), config,
              query_traits(study.query_info()))
 
 

@@ -28,7 +28,7 @@ function discoveriesView(panel) {
     list = list.filter(tested);
     return state.show === "top" ? list.slice(0, 20) : list;
   }
-  function interval(r) { return pct(sigmoid(r.lower), 0) + "\u2013" + pct(sigmoid(r.upper), 0); }
+  function interval(r) { return pct(sigmoid(r.lower)) + " \u2013 " + pct(sigmoid(r.upper)); }
 
   function renderControls() {
     clear(controls);
@@ -74,7 +74,7 @@ function discoveriesView(panel) {
       g.appendChild(svg("line", {x1: x(r.gain_lower), x2: x(r.gain_upper), y1: y, y2: y, stroke: color, "stroke-width": 2}));
       g.appendChild(svg("circle", {cx: x(r.gain), cy: y, r: 4.5, fill: r.selected ? color : "#fff", stroke: color, "stroke-width": 2}));
       chart.appendChild(tip(g, r.candidate + " (" + r.proposer + "): gain " + num(r.gain, 4) + " [" + num(r.gain_lower, 4) + ", " +
-        num(r.gain_upper, 4) + "]; P(preferred) " + pct(r.p_preferred, 0) + (r.selected ? "; kept" : "")));
+        num(r.gain_upper, 4) + "]; P(preferred) " + pct(r.p_preferred) + (r.selected ? "; kept" : "")));
     });
     return chart;
   }
@@ -118,7 +118,7 @@ function discoveriesView(panel) {
       {title: "proposer", value: function (r) { return r.proposer; }},
       {title: "what it is", value: function (r) { return r.description || ""; }},
       {title: "covers", num: true, value: function (r) { return pct(r.coverage, 0); }},
-      {title: "P(preferred) [95%]", num: true, value: function (r) { return missing(r.mean) ? "not tested" : pct(r.p_preferred, 0) + " [" + interval(r) + "]"; }},
+      {title: "P(preferred) [95%]", num: true, value: function (r) { return missing(r.mean) ? "not tested" : pct(r.p_preferred) + " [" + interval(r) + "]"; }},
       {title: "gain [95%]", num: true, value: function (r) { return missing(r.gain) ? "" : num(r.gain, 4) + " [" + num(r.gain_lower, 4) + ", " + num(r.gain_upper, 4) + "]"; }},
       {title: "nearest property (r)", value: function (r) { return missing(r.nearest_property) ? "" : label(r.nearest_property) + " (" + signed(r.nearest_correlation, 2) + ")"; }},
       {title: "kept", value: function (r) { return r.selected ? "yes" : ""; }}
