@@ -68,7 +68,7 @@ def main() -> None:
         for row in r.table.head(8).itertuples():
             p = 100 * expit([row.mean, row.lower, row.upper])
             print(f"  {row.candidate:22s} {row.proposer:8s} covers {100 * row.coverage:4.0f}%  "
-                  f"{p[0]:4.0f}% [{p[1]:3.0f}, {p[2]:3.0f}]  "
+                  f"{p[0]:5.1f}% [{p[1]:4.1f}-{p[2]:4.1f}%]  "
                   f"{row.gain:+.4f} [{row.gain_lower:+.4f}, {row.gain_upper:+.4f}]"
                   f"{'  kept' if row.selected else ''}")
 
