@@ -364,3 +364,22 @@ def test_discover_prints_its_findings_and_writes_every_output(small_study, cli, 
                  f"{100 * expit(row.upper):.1f}%", f"{row.gain:+.4f}")
         assert any(line.split()[0] == row.candidate and all(c in line for c in cells)
                    for line in lines if line.strip()), (row.candidate, cells)
+
+
+def test_an_unusable_proposal_answer_is_asked_again_by_the_next_run(tmp_path):
+    from fake_llm import FakeLLM, chat_reply
+
+    from prefdissect.discovery.proposals import LLMProposer
+    from prefdissect.llm.client import LLMClient
+
+    shown = pd.DataFrame({"query": ["Name a colour."], "response_a": ["Blue."],
+                          "response_b": ["Red, I think."]})
+    with FakeLLM(lambda path, body: chat_reply("no JSON here, sorry")) as server:
+        for _ in range(2):
+            client = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.01)
+            proposer = LLMProposer(client, "fake")
+            assert proposer.propose(shown, np.array([True]), set()) == []
+        sent = len(server.requests)
+    assert sent == 2  # the first run's unusable answer was not served from the log
+    assert "1 requests gave nothing: unusable answer" in proposer.notes[0]
+    assert list(client.tally.failed.values())[0].startswith("unusable answer")  # exit 3

@@ -77,6 +77,24 @@ def test_one_request_per_pair_gives_every_property_as_the_five_steps_would(tmp_p
     assert info.loc["p1", "scenario"] == "Advice" and info.loc["p2", "status"] == "failed"
 
 
+
+def test_an_unusable_answer_is_asked_again_by_the_next_run(tmp_path):
+    pairs = pd.DataFrame({"id": ["p1", "p2"], "query": ["First question?", "Second question?"],
+                          "response_a": ["Answer one.", "Answer two."],
+                          "response_b": ["Reply one.", "Reply two."], "reference": None,
+                          "history": None, "metadata": None})
+    with FakeLLM(respond) as server:
+        for _ in range(2):
+            client = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.01)
+            frame = OneCallAnnotator(client, "fake").annotate(pairs, load_schema())
+        second = server.requests[3:]
+    # pair 1's answer comes from the log; pair 2's unusable one (and its repair) is re-sent
+    assert len(second) == 2
+    assert all("Second question" in r["messages"][1]["content"] for r in second)
+    assert (frame[frame["pair_id"] == "p1"]["status"] != "failed").all()
+    assert (frame[(frame["pair_id"] == "p2") & (frame["property"] != "lengthy")]["status"]
+            == "failed").all()
+
 def test_a_property_of_ones_own_is_asked_its_question_alone(tmp_path):
     from prefdissect.properties import Property, PropertySchema
 

@@ -202,6 +202,7 @@ class OneCallAnnotator(LLMAnnotator):
         records = frame_to_pairs(pairs)
         jobs = self._execute(records, schema, lambda requests: self.client.run(requests,
                                                                                progress))
+        self._reject_unusable(jobs)  # asked again by the next run, not stored as answers
         self.query_info_ = self._traits(jobs[STEP]) if self._layout(schema)[2] else None
         self.consistency_ = None
         frame = pd.DataFrame(self._rows(schema, jobs[STEP]), columns=list(ANNOTATION_COLUMNS))

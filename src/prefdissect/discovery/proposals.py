@@ -26,7 +26,7 @@ from .. import prompts
 from ..annotations import OK
 from ..comparisons import compare
 from ..errors import UsageError
-from ..llm.answers import answer_text
+from ..llm.answers import answer_text, finish_reason
 from ..llm.client import LLMClient, Request
 from ..llm.parsing import ParseError, parse_json, strict_format
 from ..properties import Property, PropertySchema
@@ -196,6 +196,8 @@ class LLMProposer:
                 answer = parse_json(answer_text(exchange.response), self._schema())
             except ParseError as exc:
                 failed.append(f"unusable answer: {exc}")
+                self.client.reject(request.key, f"unusable answer: {exc}",
+                                   final=finish_reason(exchange.response) == "length")
                 continue
             found += [p for p in answer["properties"]
                       if _snake(p["name"]) and p["comparison"].strip() and p["question"].strip()]
