@@ -163,15 +163,16 @@ def dissect_args(src: Path, out: Path, url: str) -> list[str]:
             "--timeout", "120", *CAPS]
 
 
-def test_thirty_alpaca_pairs_end_to_end_with_kill_and_resume(shared_data, proxy, tmp_path,
-                                                              cli):
-    # 30 pairs (50 in round 1): the suite's time budget; every step and both orders still run
-    src = alpaca_subset(shared_data, tmp_path, 30)
+def test_alpaca_pairs_end_to_end_with_kill_and_resume(shared_data, proxy, tmp_path, cli):
+    # 14 pairs (50 in round 1, 30 in round 2): the suite's time budget with the paper's longer
+    # prompts; every step and both orders still run, and the kill still lands mid-run
+    n = 14
+    src = alpaca_subset(shared_data, tmp_path, n)
     out = tmp_path / "study"
     command = [sys.executable, "-m", "prefdissect", *dissect_args(src, out, proxy.url)]
     run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 600
-    while proxy.count < 72 and run.poll() is None and time.time() < deadline:
+    while proxy.count < 34 and run.poll() is None and time.time() < deadline:
         time.sleep(0.2)
     assert run.poll() is None, run.communicate()[1].decode()[-2000:]
     run.send_signal(signal.SIGKILL)  # kill -9 in the middle of the run
@@ -206,10 +207,10 @@ def test_thirty_alpaca_pairs_end_to_end_with_kill_and_resume(shared_data, proxy,
     failed = llm[llm["status"] == "failed"]
     assert failed["reason"].notna().all()  # anything that failed says why
     info = pd.read_parquet(out / "query_info.parquet")
-    assert len(info) == 30
+    assert len(info) == n
     judged = pd.read_parquet(out / "judgments.parquet").query("judge == 'gemma'")
     details = [json.loads(d) for d in judged["details"]]
-    assert len(judged) >= 27
+    assert len(judged) >= n - 2
     assert all(d["p_first_order"] is not None or d["p_swapped_order"] is not None
                for d in details)
     assert all(0.0 <= p <= 1.0 for p in judged["p_a"])
