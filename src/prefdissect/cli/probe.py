@@ -223,7 +223,7 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
          batch_export: Path | None) -> None:
     from .. import probes
     from ..edits import Checker
-    from ..edits.rewrite import REWRITE_FAILED, Rewriter
+    from ..edits.rewrite import Rewriter
     from ..errors import PartialFailure
     from ..llm.batch import export_batch
     from ..pairs import PAIR_COLUMNS
@@ -248,18 +248,17 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
         else:
             probe_set = probes.prepare(study, config)
         pairs = probe_set.pairs[list(PAIR_COLUMNS)]
-        waiting = int((probe_set.outcomes["status"] == "waiting").sum())
         if dry_run:
-            _dry_run(worker, rewriter, probe_set, pairs, waiting, print_plan)
+            _dry_run(worker, rewriter, probe_set, pairs, print_plan)
             return
         if batch_export:
             requests = ([] if rewriter is None else rewriter.pending())
             requests += worker.requests(pairs) if hasattr(worker, "requests") else []
             count = export_batch(requests, batch_export, client.log)
             console.print(f"wrote {count} requests to {literal(batch_export)}"
-                          + (f"; {waiting} rewrites are not answered yet: import their "
-                             "results and export again for the probes that need them"
-                             if waiting else ""), highlight=False)
+                          + (f"; {probe_set.waiting} rewrites are not answered yet: import "
+                             "their results and export again for the probes that need them"
+                             if probe_set.waiting else ""), highlight=False)
             return
         worker = worker or _load_model(options)
         bar, total = _progress(worker, pairs)
@@ -278,7 +277,7 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
     if result.run.exclusions:
         problems.append(f"{len(result.run.exclusions)} probe pairs got no verdict (e.g. "
                         f"{result.run.exclusions[0].detail or result.run.exclusions[0].reason})")
-    failed = probe_set.outcomes[probe_set.outcomes["status"] == REWRITE_FAILED]
+    failed = probe_set.failed_rewrites
     if len(failed):
         problems.append(f"{len(failed)} rewrites failed (e.g. {failed['reason'].iloc[0]})")
     if problems:
@@ -286,7 +285,7 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
                              f"{out}")
 
 
-def _dry_run(worker, rewriter, probe_set, pairs, waiting: int, print_plan) -> None:
+def _dry_run(worker, rewriter, probe_set, pairs, print_plan) -> None:
     console.print(f"{len(probe_set.sources)} source responses, {len(pairs)} probe pairs "
                   "(every one asked in both orders)", highlight=False)
     if rewriter is not None:
@@ -294,7 +293,7 @@ def _dry_run(worker, rewriter, probe_set, pairs, waiting: int, print_plan) -> No
         print_plan(rewriter.client.plan(rewriter.pending()))
     if hasattr(worker, "plan"):
         console.print(f"the judge, {literal(worker.name)}:", highlight=False)
-        print_plan(worker.plan(pairs), 4 * waiting)  # self and pair probes, both orders
+        print_plan(worker.plan(pairs), 4 * probe_set.waiting)  # self and pair probes, both orders
 
 
 def _print(result, probe_set, out: Path) -> None:

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..edits import KEPT, POSITION, Checker, Edit, apply_edit, get_edit
+from ..edits.rewrite import REWRITE_FAILED, WAITING
 from ..errors import UsageError
 from ..judges import JudgeRun, judge_warnings
 from ..judgments import judgments_to_frame, label_from_probability
@@ -83,6 +84,16 @@ class ProbeSet:
     """The probe pairs (a pair table) plus ``kind, source, edit, side``."""
     specs: list[Edit] = field(default_factory=list)
     """The edits, in the order asked for."""
+
+    @property
+    def waiting(self) -> int:
+        """Edits whose LLM rewrite is not answered yet (a dry run or batch export)."""
+        return int((self.outcomes["status"] == WAITING).sum())
+
+    @property
+    def failed_rewrites(self) -> pd.DataFrame:
+        """The outcomes whose LLM rewrite failed, each with its reason."""
+        return self.outcomes[self.outcomes["status"] == REWRITE_FAILED]
 
 
 def _groups(pairs: pd.DataFrame, group_by: list[str]) -> dict[str, np.ndarray]:
