@@ -259,7 +259,7 @@ def key_reply(path, body):
             not shown_first.startswith("Baseline")
         if "thing 1" in text or ("topic 1" in text and swapped):
             return chat_reply(f"No idea {AUTH}")
-        return chat_reply(f"Response {'B' if swapped else 'A'} {AUTH}")
+        return chat_reply(f"Response {'B' if swapped else 'A'} is better. {AUTH}")
     system = messages[0]["content"] if messages[0]["role"] == "system" else ""
     if system.startswith("You grade"):
         return chat_reply(f"No grade {AUTH}" if "topic 1" in text else f"Fine {AUTH}\n[[6]]")

@@ -122,14 +122,21 @@ def test_a_final_rejection_is_not_asked_again_unchanged(tmp_path):
     ("Verdict: tie", 0.5), ("It's a tie between Response A and Response B.", 0.5),
     ("Sorry, I think both are fine!!", None), ("Both are equally good.", None),
     ("I cannot answer a question like this.", None), ("A tie seems fair", None),
-    ("", None), ("The", None)])
+    ("", None), ("The", None),
+    # a response merely named is no verdict; one named in a stated verdict is
+    ("I cannot compare Response A and Response B.", None),
+    ("Both Response A and Response B are equally good.", None),
+    ("Assistant A did not follow; Assistant B is better", 0.0), ("Output (b) is better.", 0.0),
+    ("I prefer Response A.", 1.0), ("The better response is B.", 0.0), ("Response B", 0.0),
+    ("Response A is better. Response B is better.", None)])
 def test_only_a_stated_verdict_is_read(text, p_first):
     from prefdissect.judges.llm import read_verdict
 
     result = read_verdict(text)
     assert result.p_first == p_first
     if p_first is None:
-        assert result.detail.startswith(("no verdict in the answer", "empty answer"))
+        assert result.detail.startswith(("no verdict in the answer", "empty answer",
+                                          "the answer states both A and B"))
 
 
 # -- refused credentials ---------------------------------------------------------------------------

@@ -40,9 +40,18 @@ MODES = ("auto", "logprobs", "verdict")
 REQUIRED = {"user": ("response_a", "response_b"), "completion": ("response_a", "response_b")}
 """Placeholders each judge prompt text must use (both responses, or every pair is one)."""
 _BRACKETS = re.compile(r"\[\[\s*([ABC]|tie)\s*\]\]", re.I)  # [[C]] is MT-Bench's tie
-_VERDICTS = (re.compile(r"\b(?i:response|output|answer|assistant)\s*\(?([AB])\)?(?![A-Za-z])"),
-             re.compile(r"^\W*([AB])\W*$"),
+_NAMED = r"(?i:response|output|answer|assistant)\s*(?:\(([ABab])\)|([AB])(?![A-Za-z]))"
+_VERDICTS = (re.compile(r"^\W*([AB])\W*$"), re.compile(r"^\W*" + _NAMED + r"\W*$"),
              re.compile(r"^\W*([AB])(?:[.:)\]]|\s*\n|\s+(?i:is|was|wins)\b)"))
+"""The answer is the letter or a named response, or opens with the letter ("B is better")."""
+_STATED = (
+    re.compile(r"\b" + _NAMED + r"(?:'s|\s+(?i:is|was|seems|appears))?\s+(?i:clearly\s+|"
+               r"slightly\s+|much\s+|the\s+)?(?i:better|best|preferred|preferable|superior|"
+               r"stronger|winner|wins|more\s+helpful)\b"),
+    re.compile(r"\b(?i:prefer|choose|chose|pick|select|recommend|go\s+with|"
+               r"(?:verdict|winner|choice|preference|better\s+(?:response|one|answer))"
+               r"\s*(?:is|:))\s*(?i:the\s+)?(?:" + _NAMED + r"|\[?([AB])\]?(?![A-Za-z]))"))
+"""A response named in a stated verdict: "Response A is better", "I prefer Output (b)"."""
 _TIE = re.compile(r"^\W*(?:tie|draw)\W*$"
                   r"|\b(?:it|this|that)(?:'s|\s+is)\s+a\s+(?:tie|draw)\b"
                   r"|\b(?:verdict|winner|result|answer)\s*(?:is|:)\s*(?:a\s+)?(?:tie|draw)\b",
@@ -122,7 +131,17 @@ def read_verdict(text: str | None) -> OrderResult:
     for pattern in _VERDICTS:
         match = pattern.search(text)
         if match:
-            return OrderResult(1.0 if match.group(1) == "A" else 0.0, "verdict", 1.0)
+            letter = next(g for g in match.groups() if g).upper()
+            return OrderResult(1.0 if letter == "A" else 0.0, "verdict", 1.0)
+    # a response only named ("I cannot compare Response A and Response B") is no verdict;
+    # one named in a stated verdict is, unless the answer states both
+    stated = {next(g for g in m.groups() if g).upper()
+              for pattern in _STATED for m in pattern.finditer(text)}
+    if len(stated) == 1:
+        return OrderResult(1.0 if stated == {"A"} else 0.0, "verdict", 1.0)
+    if stated:
+        return OrderResult(None, f"the answer states both A and B as the verdict "
+                           f"{text[:60]!r}", 0.0)
     return OrderResult(None, f"no verdict in the answer {text[:60]!r}", 0.0)
 
 
