@@ -383,3 +383,62 @@ def test_an_unusable_proposal_answer_is_asked_again_by_the_next_run(tmp_path):
     assert sent == 2  # the first run's unusable answer was not served from the log
     assert "1 requests gave nothing: unusable answer" in proposer.notes[0]
     assert list(client.tally.failed.values())[0].startswith("unusable answer")  # exit 3
+
+
+def test_a_style_habit_of_the_stronger_model_is_not_credited_with_its_quality():
+    """The judge rewards one schema property and model quality, nothing else; the strong
+    model writes asides in parentheses. Holding model quality fixed (one strength per
+    model, labels shuffled within model pairs), the habit is not a discovery."""
+    from prefdissect.comparisons import Comparisons
+    from prefdissect.discovery.run import DiscoverConfig, discover_pairs
+    from prefdissect.properties import PropertySchema
+
+    rng = np.random.default_rng(7)
+    strength = {"strong": 2.0, "middle": 0.0, "weak": -2.0}
+    rows = []
+    for q in range(120):
+        for model in strength:
+            aside = " (an aside)" if model == "strong" else ""
+            rows.append({"id": f"{q}-{model}", "query": f"Question {q} about topic {q % 7}?",
+                         "response_a": f"Base answer {q} about the topic.",
+                         "response_b": f"An answer{aside} to question {q}.",
+                         "model_a": "base", "model_b": model, "scenario": None})
+    pairs = pd.DataFrame(rows)
+    p1 = rng.integers(-1, 2, len(pairs)).astype(float)
+    logit_b = -0.8 * p1 + pairs["model_b"].map(strength).to_numpy()
+    won_b = rng.random(len(pairs)) < expit(logit_b)
+    judgments = pd.DataFrame({"pair_id": pairs["id"], "judge": "j",
+                              "label": np.where(won_b, "B", "A"), "p_a": np.nan})
+    values = pd.DataFrame({"p1": p1}, index=pairs["id"])
+    comparisons = Comparisons(values, pd.DataFrame({"p1": 0}, index=pairs["id"]),
+                              sources={"p1": "test"})
+    schema = PropertySchema("s", (Property("p1", "p1", "a property", "higher_better"),))
+    found = discover_pairs(pairs, judgments, comparisons, schema, DiscoverConfig(
+        selection=SelectionConfig(folds=3, permutations=19, level=0.05, seed=1)))
+    assert found.terms.kind == "models"
+    table = found.result.table.set_index("candidate")
+    assert table.loc["parentheticals", "coverage"] > 0.3  # measured, tested ...
+    assert "parentheticals" not in found.result.selected  # ... and not credited
+    assert not found.result.selected
+
+
+def test_a_dry_run_reads_an_unusable_proposal_answer_and_writes_nothing(tmp_path):
+    import sqlite3
+
+    from fake_llm import FakeLLM, chat_reply
+
+    from prefdissect.discovery.proposals import LLMProposer
+    from prefdissect.llm.client import LLMClient
+
+    shown = pd.DataFrame({"query": ["Name a colour."], "response_a": ["Blue."],
+                          "response_b": ["Red, I think."]})
+    with FakeLLM(lambda path, body: chat_reply("no JSON here, sorry")) as server:
+        client = LLMClient(server.url, tmp_path / "log.sqlite", backoff=0.01)
+        proposer = LLMProposer(client, "fake")
+        client.run(proposer.requests(shown, np.array([True]), set()))  # in the log, unread
+    log = tmp_path / "log.sqlite"
+    dry = LLMProposer(LLMClient("http://127.0.0.1:9/v1", log), "fake")
+    assert dry.propose(shown, np.array([True]), set(), dry=True) == []
+    assert "unusable answer" in dry.notes[0]
+    with sqlite3.connect(log) as db:
+        assert db.execute("SELECT COUNT(*) FROM rejections").fetchone()[0] == 0

@@ -11,7 +11,7 @@ from prefdissect.judges import JudgeRun, verdict_stats
 
 STATS_COLUMNS = ["judge", "pairs", "judged", "failed", "both_orders", "single_order",
                  "position_consistency", "consistent", "first_position_rate",
-                 "mean_order_gap", "no_verdict_share", "warning"]
+                 "mean_order_gap", "no_verdict_share", "tie_share", "warning"]
 
 
 def test_verdict_stats_counts_by_hand():

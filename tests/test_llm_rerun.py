@@ -171,7 +171,8 @@ def test_a_degenerate_judge_is_flagged(cli, tmp_path):
     assert stats["no_verdict_share"] == 1.0 and stats["position_consistency"] == 0.0
     assert "no verdict letter" in stats["warning"] and "not above chance" in stats["warning"]
     notes = json.loads((study / "study.json").read_text())["notes"]
-    assert sum(n.startswith("judge m: ") for n in notes) == 2
+    # the third: its verdicts come out as ties ("A" whichever response is shown first)
+    assert sum(n.startswith("judge m: ") for n in notes) == 3
 
 
 def test_an_empty_generated_answer_is_asked_again(cli, tmp_path):
@@ -365,3 +366,16 @@ def test_scores_say_how_many_verdicts_rest_on_one_order():
     result = model_scores(pairs, judgments, comparisons, "sim", ScoreConfig(draws=100))
     assert f"{int(single.sum())} of the 400 verdicts rest on one presentation order only" in \
         " ".join(result.notes)
+
+
+def test_a_judge_that_always_says_tie_is_flagged(cli, tmp_path):
+    study = imported(cli, tmp_path)
+    with FakeLLM(lambda path, body: chat_reply("It's a tie.")) as server:
+        result = cli("judge", str(study), "--model", "m", "--base-url", server.url,
+                     "--mode", "verdict")
+    assert result.code == 0, result.err
+    # a tie in both orders counts as consistent: without its own warning, it looks steady
+    assert "warning: m: 100% of its verdicts are ties" in one_line(result)
+    stats = pd.read_csv(study / "judge_stats.csv").set_index("judge").loc["m"]
+    assert stats["tie_share"] == 1.0 and stats["position_consistency"] == 1.0
+    assert "verdicts are ties" in stats["warning"]

@@ -129,10 +129,15 @@ def show(found, out: Path) -> None:
                   f"{found.proposal_pairs} pairs, tested on {r.pairs} pairs of other queries "
                   f"({r.queries} queries); {len(found.candidates)} candidates ({counts})",
                   highlight=False)
-    console.print(f"threshold: a held-out gain above {r.threshold:.5f} (the largest gain "
-                  f"beaten in {len(r.null_gains)} label shuffles); kept "
-                  f"{len(r.selected)}: {literal(', '.join(r.selected) or 'none')}",
-                  highlight=False)
+    if r.table["gain"].notna().any():
+        console.print(f"threshold: a held-out gain above {r.threshold:.5f} (labels shuffled "
+                      f"{len(r.null_gains)} times: the best candidate's gain reached it in "
+                      f"{int((r.null_gains >= r.threshold).sum())} of them); kept "
+                      f"{len(r.selected)}: {literal(', '.join(r.selected) or 'none')}",
+                      highlight=False)
+    else:
+        console.print("no candidate differs between the responses of enough test pairs to "
+                      "be tested; nothing kept", highlight=False)
     view = Table("candidate", "from", "covers", "P(preferred)", "95% interval",
                  "held-out gain", "95% interval", "kept", box=None,
                  title="best candidates (all in discoveries.csv)", title_justify="left")

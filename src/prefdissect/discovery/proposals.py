@@ -182,8 +182,13 @@ class LLMProposer:
             out.append(Request("chat", body))
         return out
 
-    def propose(self, shown: pd.DataFrame, won: np.ndarray, taken: set[str]) -> list[Property]:
-        """Ask for proposals; return the kept ones (failed requests become notes)."""
+    def propose(self, shown: pd.DataFrame, won: np.ndarray, taken: set[str], *,
+                dry: bool = False) -> list[Property]:
+        """Ask for proposals; return the kept ones (failed requests become notes).
+
+        An unusable answer is handed back to the log (asked again by the next run),
+        except in a ``dry`` run, which only reads.
+        """
         requests = self.requests(shown, won, taken)
         outcomes = self.client.run(requests)
         found, failed = [], []
@@ -196,8 +201,9 @@ class LLMProposer:
                 answer = parse_json(answer_text(exchange.response), self._schema())
             except ParseError as exc:
                 failed.append(f"unusable answer: {exc}")
-                self.client.reject(request.key, f"unusable answer: {exc}",
-                                   final=finish_reason(exchange.response) == "length")
+                if not dry:
+                    self.client.reject(request.key, f"unusable answer: {exc}",
+                                       final=finish_reason(exchange.response) == "length")
                 continue
             found += [p for p in answer["properties"]
                       if _snake(p["name"]) and p["comparison"].strip() and p["question"].strip()]

@@ -73,7 +73,9 @@ class DiscoverConfig:
     worst_share: float = 0.3
     """The share of proposal pairs, worst predicted first, that phrases and the LLM see."""
     model_terms: str = "auto"
-    """Model terms of the base model, as in `fit` (auto, none, baseline, models)."""
+    """Model terms of the base model (auto, none, baseline, models). ``auto`` holds model
+    quality fixed: one strength per model where the pairs name their models (``models``),
+    else none."""
     term_prior_sd: float = TERM_PRIOR_SD
     """Sd of the Gaussian prior on each model term."""
     max_missing: float = 0.2
@@ -313,7 +315,7 @@ def _prepare(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparis
     keep &= groups[config.group]
     rows = np.flatnonzero(keep)
     used = pairs.iloc[rows].reset_index(drop=True)
-    kind, reason = choose_terms(used, config.model_terms)
+    kind, reason = _terms(used, config.model_terms)
     terms = term_design(used, kind, reason)
     X, sd = values[rows], None
     if terms.columns is not None:
@@ -321,11 +323,43 @@ def _prepare(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Comparis
         sd = np.r_[np.full(len(properties), np.nan), np.full(terms.width, config.term_prior_sd)]
     proposal = split_by_query(_query_keys(used), config.selection.seed)
     if proposal.all() or not proposal.any():
+        why = "; ".join(f"{n} pairs left out: {reason}" for reason, n in left_out.items()
+                        if n)
         raise FitError(f"the group '{config.group}' has usable pairs from fewer than two "
-                       "queries; discovery splits by query and needs at least two")
+                       "queries; discovery splits by query and needs at least two"
+                       + (f" ({why})" if why else ""))
     return _Setup(judge, used, rows, (labels.iloc[rows] == A).to_numpy(dtype=float), X, sd,
                   properties, terms, proposal, {k: int(v) for k, v in left_out.items() if v},
                   notes)
+
+
+def _named(pairs: pd.DataFrame) -> bool:
+    """Whether every pair names both its models."""
+    return len(pairs) > 0 and {"model_a", "model_b"} <= set(pairs.columns) and \
+        bool(pairs[["model_a", "model_b"]].notna().all(axis=None))
+
+
+def _terms(pairs: pd.DataFrame, requested: str) -> tuple[str, str]:
+    """Resolve the base model's terms: ``auto`` is one strength per model where named."""
+    if requested != "auto" or not _named(pairs) or \
+            pd.concat([pairs["model_a"], pairs["model_b"]]).nunique() < 2:
+        return choose_terms(pairs, requested)
+    return "models", ("the pairs name their models: one strength per model holds model "
+                      "quality fixed, so a candidate is not credited with it")
+
+
+def _strata(pairs: pd.DataFrame, terms: TermDesign, rows: np.ndarray) -> np.ndarray:
+    """Return the label-shuffle strata of the test pairs.
+
+    Pairs of the same two models (in their places) where the pairs name them, else the
+    pairs sharing the model terms' columns, else one stratum.
+    """
+    if _named(pairs):
+        return pd.factorize(pairs["model_a"].astype(str) + "\x1f" +
+                            pairs["model_b"].astype(str))[0]
+    if terms.columns is None:
+        return np.zeros(len(rows), dtype=int)
+    return np.unique(terms.columns[rows], axis=0, return_inverse=True)[1].reshape(-1)
 
 
 def _worst(setup: _Setup, config: DiscoverConfig) -> tuple[pd.DataFrame, np.ndarray]:
@@ -409,8 +443,7 @@ def discover_pairs(pairs: pd.DataFrame, judgments: pd.DataFrame, comparisons: Co
             cand.values_b = None if cand.values_b is None else cand.values_b[finite]
     test_rows = np.flatnonzero(test)[finite]
     terms = setup.terms
-    strata = np.zeros(len(test_rows), dtype=int) if terms.columns is None else \
-        np.unique(terms.columns[test_rows], axis=0, return_inverse=True)[1].reshape(-1)
+    strata = _strata(setup.used.iloc[test_rows], terms, test_rows)
     base = BaseDesign(setup.X[test_rows], setup.properties + terms.names,
                       len(setup.properties), setup.sd, setup.y[test_rows],
                       pd.factorize(_query_keys(setup.used)[test_rows])[0], strata)
@@ -440,7 +473,7 @@ def plan_llm(study, config: DiscoverConfig, llm, *, schema_path: str | Path | No
     requests = llm.requests(shown, won, taken)
     if llm.client.log.cached_keys([r.key for r in requests]) != {r.key for r in requests}:
         return requests, len(setup.test_pairs)
-    props = llm.propose(shown, won, taken)  # every answer comes from the log
+    props = llm.propose(shown, won, taken, dry=True)  # every answer comes from the log
     return requests + llm.annotation_requests(props, setup.test_pairs), 0
 
 

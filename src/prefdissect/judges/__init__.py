@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.stats import binomtest
 
 from ..exclusions import Exclusion
-from ..judgments import A, B, Judgment, label_from_probability, verdict_probability
+from ..judgments import TIE, A, B, Judgment, label_from_probability, verdict_probability
 
 
 @dataclass
@@ -73,12 +73,13 @@ class JudgeRun:
         read = [o.letters for o in self.orders if o.letters is not None]
         return _stats_row(judge, len(self.judgments), len(self.exclusions), len(both),
                           consistent, first_wins, gaps,
-                          sum(x < 0.5 for x in read) / len(read) if read else math.nan)
+                          sum(x < 0.5 for x in read) / len(read) if read else math.nan,
+                          sum(j.label == TIE for j in self.judgments))
 
 
 def _stats_row(judge: str, judged: int, failed: int, both: int, consistent: int,
-               first_wins: int, gaps: list[float],
-               no_verdict: float = math.nan) -> dict[str, float | int | str | None]:
+               first_wins: int, gaps: list[float], no_verdict: float = math.nan,
+               ties: int = 0) -> dict[str, float | int | str | None]:
     row = {
         "judge": judge,
         "pairs": judged + failed,
@@ -91,6 +92,7 @@ def _stats_row(judge: str, judged: int, failed: int, both: int, consistent: int,
         "first_position_rate": first_wins / (2 * both) if both else math.nan,
         "mean_order_gap": sum(gaps) / len(gaps) if gaps else math.nan,
         "no_verdict_share": no_verdict,
+        "tie_share": ties / judged if judged else math.nan,
     }
     row["warning"] = "; ".join(judge_warnings(row)) or None
     return row
@@ -104,13 +106,15 @@ def judge_warnings(stats: dict) -> list[str]:
     order's answer unusable), ``position_consistency`` (``consistent`` of
     ``both_orders``), ``first_position_rate``, ``mean_order_gap``, ``no_verdict_share``
     (share of answers with less than half their probability on the letters; NaN
-    where unknown, as for imported verdicts) and ``warning`` (these warnings, joined).
+    where unknown, as for imported verdicts), ``tie_share`` (share of judged pairs
+    ending in a tie) and ``warning`` (these warnings, joined).
 
-    Two signs: most answers put less than half their probability on the verdict
+    Three signs: most answers put less than half their probability on the verdict
     letters (the model is not answering the question; each verdict then rests on
     the scraps of probability the letters got), and position consistency not above
     chance (a one-sided binomial test at 5%: the verdicts follow the order at
-    least as much as the responses).
+    least as much as the responses), and most verdicts ties (a tie in both orders
+    counts as consistent, so such a judge looks steady while telling nothing apart).
     """
     out = []
     share = stats.get("no_verdict_share")
@@ -124,6 +128,10 @@ def judge_warnings(stats: dict) -> list[str]:
         out.append(f"its position consistency ({int(consistent)} of {int(both)} pairs kept "
                    "their verdict when A and B were swapped) is not above chance: its "
                    "verdicts follow the order as much as the responses")
+    ties = stats.get("tie_share")
+    if ties is not None and not math.isnan(ties) and ties > 0.5:
+        out.append(f"{100 * ties:.0f}% of its verdicts are ties: it tells few responses "
+                   "apart, and ties leave the fit")
     return out
 
 
@@ -168,7 +176,10 @@ def verdict_stats(judge: str, orders: list[tuple[str | None, str | None]],
     consistent = sum(f == s for f, s in both)
     first_wins = sum((f == A) + (s == B) for f, s in both)
     gaps = [abs(verdict_probability(f) - verdict_probability(s)) for f, s in both]
-    return _stats_row(judge, len(orders), failed, len(both), consistent, first_wins, gaps)
+    ties = sum(f == s == TIE or (f == TIE and s is None) or (s == TIE and f is None)
+               for f, s in orders)
+    return _stats_row(judge, len(orders), failed, len(both), consistent, first_wins, gaps,
+                      ties=ties)
 
 
 def combine(pair_id: str, judge: str, first: OrderResult, swapped: OrderResult,
