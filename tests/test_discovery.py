@@ -140,6 +140,12 @@ def test_phrase_pattern_matches_whole_words_only():
     found = pc.count_substring_regex(pa.array(["sure, e.g. this", "unsure leisure", "e.g.x"]),
                                      pattern, ignore_case=True).to_pylist()
     assert found == [2, 0, 1]
+    # words that begin or end with a letter outside ASCII (RE2's boundary is ASCII-only)
+    pattern = phrase_pattern(["über", "está"])
+    found = pc.count_substring_regex(pa.array(["Über alles, über den Fluss; überall",
+                                               "Todo está bien. Está", "estás"]),
+                                     pattern, ignore_case=True).to_pylist()
+    assert found == [2, 2, 0]
 
 
 # -- phrases --------------------------------------------------------------------------------------

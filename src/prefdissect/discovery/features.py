@@ -218,16 +218,32 @@ def _pyarrow():
     return pa, pc
 
 
+_EDGE = r"[^\p{L}\p{N}_]"
+"""A character that is not part of a word, in any script."""
+
+
 def phrase_pattern(phrases: Sequence[str]) -> str:
-    """Return the RE2 pattern matching any of ``phrases`` as whole words."""
+    """Return the RE2 pattern matching any of ``phrases`` as whole words.
+
+    RE2's word boundary knows ASCII word characters only, so a phrase that starts or ends
+    with another letter ("über", "está") is bounded by a non-word character or the
+    text's edge instead; that boundary is part of the match, so two such phrases
+    separated by a single character count once.
+    """
     parts = []
     for phrase in sorted({p.strip().lower() for p in phrases if p.strip()}, key=len,
                          reverse=True):
         words = [re.escape(w).replace("'", "['\u2019]") for w in phrase.split()]
-        head = r"\b" if re.match(r"\w", phrase) else ""
-        tail = r"\b" if re.search(r"\w$", phrase) else ""
-        parts.append(head + r"\s+".join(words) + tail)
+        parts.append(_bound(phrase[0], True) + r"\s+".join(words) + _bound(phrase[-1], False))
     return "(?:" + "|".join(parts) + ")"
+
+
+def _bound(edge: str, head: bool) -> str:
+    if not re.match(r"\w", edge):
+        return ""
+    if edge.isascii():
+        return r"\b"
+    return f"(?:^|{_EDGE})" if head else f"(?:{_EDGE}|$)"
 
 
 def check_measure(measure: Any, source: str, where: str) -> None:
