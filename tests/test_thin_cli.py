@@ -87,14 +87,10 @@ def test_the_cli_reads_and_writes_no_data_files_itself():
     data_io = re.compile(r"\.(?:write_frame|write_json|write_text|to_csv|to_parquet|to_json|"
                          r"savefig|read_text|read_bytes)\(|\bpd\.read_\w+\(|\bjson\.loads?\(|"
                          r"\bopen\(")
-    # cli/llm.py shows the swap check's flip rates from the file the annotator wrote; it
-    # belongs to the LLM half of issue 17 and moves with it
-    allowed = {("llm.py", "flips = pd.read_csv(consistency)")}
     found = [(path.name, line.strip()) for path in sorted(cli_dir.glob("*.py"))
              for line in path.read_text(encoding="utf-8").splitlines()
              if data_io.search(line) and not line.strip().startswith("#")]
-    assert [f for f in found if not any(f[0] == a and a_line in f[1]
-                                        for a, a_line in allowed)] == []
+    assert found == []
 
 
 def test_dissect_with_the_llm_annotator_and_an_llm_judge(tmp_path, cli):

@@ -428,6 +428,13 @@ class Study:
             return pd.DataFrame(columns=list(EXCLUSION_COLUMNS))
         return pd.read_csv(path, dtype={"pair_id": str, "judge": str})
 
+    def annotation_consistency(self) -> pd.DataFrame | None:
+        """Return the LLM annotator's swap-check flip rates, highest first, if it ran one."""
+        path = self.path("annotation_consistency.csv")
+        if not path.exists():
+            return None
+        return pd.read_csv(path).sort_values("flip_rate", ascending=False, kind="stable")
+
     def query_info(self, columns: list[str] | None = None) -> pd.DataFrame | None:
         """Return the query-information table (or some of its columns), if there is one."""
         path = self.path("query_info.parquet")

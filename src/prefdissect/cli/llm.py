@@ -90,8 +90,6 @@ def llm_annotator_options(client, model: str | None, reference_model: str | None
 
 def run_llm_annotation(study, options: dict, schema, annotator: str = "llm") -> None:
     """Run an LLM annotator on a study with a progress display, and report."""
-    import pandas as pd
-
     from .. import pipeline
     model = options["model"]
     with request_progress(f"annotating with {model}") as bar:
@@ -101,9 +99,8 @@ def run_llm_annotation(study, options: dict, schema, annotator: str = "llm") -> 
     mine = frame[frame["annotator"] == annotator]
     print_annotation_run(len(study.pairs()), model, len(mine),
                          int((mine["status"] == "failed").sum()))
-    consistency = study.path("annotation_consistency.csv")
-    if options.get("swap_check") and consistency.exists():
-        flips = pd.read_csv(consistency).sort_values("flip_rate", ascending=False)
+    flips = study.annotation_consistency() if options.get("swap_check") else None
+    if flips is not None:
         console.print("flip rate under A/B swap: " + ", ".join(
             f"{literal(r.property)} {100 * r.flip_rate:.0f}%" for r in flips.itertuples()),
             highlight=False)
