@@ -143,3 +143,24 @@ def test_judge_command(judge_file, tmp_path, cli):
     assert wrong.code == 2 and "does not combine" in wrong.err
     missing = cli("judge", str(study), "--python", f"{judge_file}:nope")
     assert missing.code == 2 and "has no 'nope'" in missing.err
+
+
+def test_dissect_with_python_judges(judge_file, tmp_path, cli):
+    src = tmp_path / "pairs.jsonl"
+    rows = [{"id": f"r{i}", "query": f"q{i}", "response_a": "good " * (i % 3 + 1),
+             "response_b": "bad " * (i % 4 + 1), "label": "AB"[i % 2]} for i in range(30)]
+    rows.append({"id": "boom", "query": "q", "response_a": "boom", "response_b": "boom x",
+                 "label": "B"})
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "study"
+    result = cli("dissect", str(src), "--out", str(out), "--python", f"{judge_file}:hard",
+                 "--python", f"{judge_file}:moody", "--folds", "0", "--min-pairs", "5")
+    assert result.code == 3, result.err  # moody could not judge 'boom': kept, and said
+    assert "Python judges with pairs that got no usable answer" in result.err
+    assert "moody 1" in result.err
+    judged = pd.read_parquet(out / "judgments.parquet")
+    assert {"labels", "hard", "moody"} <= set(judged["judge"])
+    assert (judged["judge"] == "hard").sum() == 31
+    assert {"hard", "labels"} <= set(pd.read_csv(out / "profiles.csv")["judge"])
+    bad = cli("dissect", str(src), "--out", str(tmp_path / "x"), "--python", "nope.py:f")
+    assert bad.code == 2 and "does not exist" in bad.err

@@ -255,6 +255,9 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
             reward_model: Annotated[list[Path] | None, typer.Option(
                 "--reward-model", help="Also judge every pair with this local reward model "
                 "(a transformers folder; repeatable).")] = None,
+            python: Annotated[list[str] | None, typer.Option(
+                "--python", help="Also judge every pair with a Python function, "
+                "FILE.py:FUNCTION (repeatable; see `judge --python`).")] = None,
             model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
             reference_model: Annotated[str | None, typer.Option(
                 "--reference-model", help="LLM: model that writes reference answers.")] = None,
@@ -271,7 +274,7 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
     """Import, annotate (and judge) and fit in one go; writes OUT/profiles.csv and a summary."""
     from .. import pipeline, registry
     from ..annotations import check_measured
-    from ..errors import UsageError
+    from ..errors import PartialFailure, UsageError
     from ..importers import check_options
     from ..properties import load_schema
     from ..study import Study
@@ -302,6 +305,7 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
         if not path.exists():
             raise UsageError(f"--reward-model {path}: no such folder")
         reward_judges.append(registry.get("judge", "reward").factory(str(path)))
+    python_judges = [registry.get("judge", "python").factory(spec) for spec in python or []]
     options = {}
     if "llm" in annotators or llm_judge:
         check_base_url(base_url)
@@ -320,7 +324,8 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
                 options["llm"]["client"] = client
         judges = [registry.get("judge", "llm").factory(client, name) for name in llm_judge or []]
         done = pipeline.dissect(source, format, target, annotators=annotators,
-                                annotator_options=options, judges=[*judges, *reward_judges],
+                                annotator_options=options,
+                                judges=[*judges, *reward_judges, *python_judges],
                                 schema=schema_obj, config=config, seed=seed,
                                 import_options=import_options, progress=stage_progress)
     _print_dissection(done, options.get("llm", {}).get("model"),
@@ -328,6 +333,12 @@ def dissect(source: Annotated[Path, typer.Argument(help="File or folder of judge
     print_summary(console, done.summary, str(out))
     if client is not None:
         console.print(finish(client), highlight=False)  # exit 3 when requests failed
+    failed = {w.name: len(done.judged[w.name].exclusions) for w in python_judges
+              if done.judged[w.name].exclusions}
+    if failed:
+        raise PartialFailure("Python judges with pairs that got no usable answer in either "
+                             "order (in exclusions.csv with their reasons): " + ", ".join(
+                                 f"{name} {n}" for name, n in failed.items()))
 
 
 def _print_dissection(done, llm_model: str | None, reward_judges: set[str]) -> None:
