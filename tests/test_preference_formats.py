@@ -100,11 +100,13 @@ def test_trl_scores_are_kept_as_the_margin(tmp_path):
 def test_rows_without_a_shared_prompt_are_kept_as_exclusions(tmp_path):
     rows = [{"chosen": "Yes.", "rejected": "No."},
             {"chosen": [bot("a")], "rejected": [bot("b")]},
-            {"chosen": "A B", "rejected": "A C"}]
+            {"chosen": "A B", "rejected": "A C"},
+            {"chosen": "Same text here.", "rejected": "Same text here."}]
     result = run_import(write_jsonl(tmp_path / "x.jsonl", rows), "preference")
-    assert [e.reason for e in result.exclusions] == ["no shared prompt", "no shared prompt"]
-    assert [e.line for e in result.exclusions] == [1, 2]
-    assert result.rows_read == len(result.pairs) + len(result.exclusions) == 3
+    assert [e.reason for e in result.exclusions] == ["no shared prompt", "no shared prompt",
+                                                     "chosen and rejected are identical"]
+    assert [e.line for e in result.exclusions] == [1, 2, 4]
+    assert result.rows_read == len(result.pairs) + len(result.exclusions) == 4
 
 
 def test_preference_errors_name_the_file_line_and_field(tmp_path):
@@ -339,3 +341,15 @@ def test_hh_style_gzip_lines_stream(tmp_path):
     path.write_bytes(gzip.compress(("\n".join(json.dumps(r) for r in rows)).encode()))
     result = run_import(path, "preference")
     assert [p.query for p in result.pairs] == ["hi 0", "hi 1", "hi 2"]
+
+
+def test_an_aspect_unrated_in_the_first_row_is_still_a_judge(tmp_path):
+    rows = [{"prompt": "q1", "response": "r1", "helpfulness": None, "correctness": 3},
+            {"prompt": "q1", "response": "r2", "helpfulness": 4, "correctness": 1},
+            {"prompt": "q1", "response": "r3", "helpfulness": 1, "correctness": 1},
+            {"prompt": "q2", "response": "alone", "helpfulness": 2, "correctness": 2}]
+    result = run_import(write_jsonl(tmp_path / "r.jsonl", rows), "ratings")
+    judges = Counter(j.judge for j in result.judgments)
+    assert judges == {"correctness": 3, "helpfulness": 1}  # r1 has no helpfulness rating
+    assert sorted(e.judge for e in result.exclusions) == ["helpfulness", "helpfulness"]
+    assert "1 prompts with a single response form no pair" in result.notes

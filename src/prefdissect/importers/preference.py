@@ -50,6 +50,7 @@ COLUMNS = ("prompt", "chosen", "rejected", "score_chosen", "score_rejected", "id
 FIX = ("preference rows need chosen and rejected (texts or lists of {role, content} "
        "messages), and optionally prompt; map other names with --columns")
 NO_PROMPT = "no shared prompt"
+IDENTICAL = "chosen and rejected are identical"
 
 
 def messages(value: Any, file: Path, line: int, field: str) -> list[dict[str, str]] | None:
@@ -104,8 +105,10 @@ def split_texts(chosen: str, rejected: str) -> tuple[list[dict], str, str, str] 
         prefix, good, bad = split
         history, query = split_dialogue(prefix)
         return history, query, good, bad
+    if chosen.strip() == rejected.strip():
+        return IDENTICAL  # a shared prompt cannot be told from the answers
     n = _shared(chosen, rejected)
-    cut = n if n == len(chosen) == len(rejected) else chosen.rfind(" ", 0, n + 1)
+    cut = chosen.rfind(" ", 0, n + 1)
     prompt = chosen[:max(cut, 0)].strip()
     if cut <= 0 or not prompt:
         return NO_PROMPT

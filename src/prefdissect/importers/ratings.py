@@ -124,6 +124,11 @@ def _aspects(row: dict) -> list[str]:
             and not isinstance(v, (list, dict))]
 
 
+def _scalars(row: dict) -> dict:
+    """Return the row's values that may be ratings (every column but the known ones)."""
+    return {k: v for k, v in row.items() if k not in COLUMNS and not isinstance(v, (list, dict))}
+
+
 @register("importer", "ratings", "per-response ratings: UltraFeedback (completions with "
           "per-aspect ratings) or HelpSteer2-style rows (prompt, response, one number per "
           "aspect); pairs from responses to the same prompt (judges: one per aspect)",
@@ -140,10 +145,13 @@ def load(path: Path, *, seed: int = 0, columns: str | dict | None = None,
     found = tables(path)
     several = len(found) > 1
     grouped: dict[str, _Prompt] = {}  # per-response rows, by prompt
-    aspects: list[str] | None = None
+    aspects: dict[str, None] = {}  # every column rated in some row, in order of appearance
     counts: dict[str, Counter] = {}
+    alone = 0  # prompts with one response: no pair
 
     def emit(group: _Prompt) -> None:
+        nonlocal alone
+        alone += len(group.responses) < 2
         _pairs(group, result, seed, pairs_per_prompt, counts)
 
     for table, line, row in records(found, mapping, (), FIX, COLUMNS):
@@ -161,24 +169,27 @@ def load(path: Path, *, seed: int = 0, columns: str | dict | None = None,
                                      COLUMNS)
         query = _text(row, "prompt", table.path, line)
         text = _text(row, "response", table.path, line)
-        if aspects is None:
-            aspects = _aspects(row)
-            if not aspects:
-                raise InputError(table.path, "has no numeric rating column", FIX, line=line)
+        values = _scalars(row)
+        aspects.update(dict.fromkeys(_aspects(values)))
         model = row.get("model")
-        ratings = {a: rating(row.get(a)) for a in aspects}
         key = content_id(query)
         if key not in grouped:
             grouped[key] = _Prompt(f"{table.name}:{line}", query, table.path, line, extra)
         grouped[key].responses.append((text, model if isinstance(model, str) else None,
-                                       ratings))
-    for group in grouped.values():
+                                       values))
+    if grouped and not aspects:
+        raise InputError(path, "has no numeric rating column", FIX)
+    for group in grouped.values():  # each response rated on every aspect any row rates
+        group.responses = [(text, model, {a: rating(values.get(a)) for a in aspects})
+                           for text, model, values in group.responses]
         emit(group)
     if not result.rows_read:
         raise InputError(path, "holds no records", "add at least one rated response")
     result.notes.append(f"pairs formed from responses to the same prompt ("
                         f"{'all' if pairs_per_prompt is None else pairs_per_prompt} per "
                         f"prompt); A/B order by a seeded coin (seed {seed})")
+    if alone:
+        result.notes.append(f"{alone} prompts with a single response form no pair")
     for judge, count in counts.items():
         result.notes.append(f"judge {judge}: A {count[A]}, B {count[B]}, ties {count[TIE]}"
                             + (f", no rating {count[None]}" if count[None] else ""))
