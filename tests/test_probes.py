@@ -205,15 +205,24 @@ def test_export_for_a_human_panel(probe_study, cli, tmp_path):
     from prefdissect.importers import run_import
     assert len(run_import(target, "pairs").pairs) == len(lines)  # the project's own format
     # a panel that likes lists and, between equals, the first response it reads
-    for line in lines[:-1]:  # the last record stays unlabelled
+    for line in lines:
         has = ["\n- " in line[k] or line[k].startswith("- ") for k in ("response_a",
                                                                         "response_b")]
         line["label"] = "B" if has[1] and not has[0] else "A"
     labelled = tmp_path / "labelled.jsonl"
     labelled.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    panel = cli("probe", str(probe_study / "study"), "--edit", "bullets", "--edit", "swap",
-                "--labels", str(labelled), "--n", "8", "--out", str(out))
-    assert panel.code == 3 and "not labelled" in panel.err  # the last record's probe
+    args = ["probe", str(probe_study / "study"), "--edit", "bullets", "--edit", "swap",
+            "--labels", str(labelled), "--n", "8", "--out", str(out)]
+    panel = cli(*args)
+    assert panel.code == 0, panel.err  # every exported record labelled: nothing missing
+    one = next(k for k, line in enumerate(lines) if line["metadata"]["kind"] != "original")
+    labelled.write_text("\n".join(json.dumps(line) for k, line in enumerate(lines)
+                                  if k != one) + "\n")  # one probe left unlabelled
+    panel = cli(*args)
+    assert panel.code == 3 and "1 probe pairs got no verdict" in panel.err
+    assert "not labelled" in panel.err
+    labelled.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    assert cli(*args).code == 0
     rows = rows_of(out, "panel")
     assert rows.loc["bullets", "win_rate_lower"] > 50
     assert rows.loc["swap", "n"] == 8 and rows.loc["swap", "win_rate"] > 50

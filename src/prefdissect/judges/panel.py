@@ -92,7 +92,10 @@ class PanelJudge:
                              "study, --n, --seed, --group-by and edits")
         run = JudgeRun()
         missing = OrderResult(None, "not labelled in this order")
+        same = dict(zip(ids, (pairs["response_a"] == pairs["response_b"]).tolist()))
         for pair_id in ids:
+            if pair_id not in self.orders and same[pair_id]:
+                continue  # a response against itself (swap): never exported, nothing to read
             got = self.orders.get(pair_id, {})
             first = OrderResult(got[False], "label") if False in got else missing
             swapped = OrderResult(got[True], "label") if True in got else missing
