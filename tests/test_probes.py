@@ -293,3 +293,19 @@ def test_probe_ids_are_stable_across_runs(probe_study):
     assert first.pairs["id"].tolist() == second.pairs["id"].tolist()
     digest = hashlib.sha256("".join(first.pairs["response_b"]).encode()).hexdigest()
     assert digest == hashlib.sha256("".join(second.pairs["response_b"]).encode()).hexdigest()
+
+
+def test_intervals_resample_queries_not_copies():
+    """A source repeated within its query adds no information: the interval stays."""
+    from prefdissect.probes import _bootstrap
+
+    rng = np.random.default_rng(3)
+    win = rng.random(40)
+    shift = rng.normal(size=40)
+    once = _bootstrap(win, shift, np.arange(40), 500, np.random.default_rng(0))
+    copies = _bootstrap(np.repeat(win, 5), np.repeat(shift, 5), np.repeat(np.arange(40), 5),
+                        500, np.random.default_rng(0))
+    assert np.allclose(copies, once, rtol=0, atol=1e-12)
+    naive = _bootstrap(np.repeat(win, 5), np.repeat(shift, 5), np.arange(200), 500,
+                       np.random.default_rng(0))  # copies as if independent: too narrow
+    assert naive[0][1] - naive[0][0] < 0.6 * (once[0][1] - once[0][0])

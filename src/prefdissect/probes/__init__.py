@@ -251,21 +251,27 @@ def _mean(*values: float) -> float:
     return sum(usable) / len(usable) if usable else math.nan
 
 
-def _bootstrap(win: np.ndarray, shift: np.ndarray, draws: int,
+def _bootstrap(win: np.ndarray, shift: np.ndarray, clusters: np.ndarray, draws: int,
                rng: np.random.Generator) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Percentile intervals of both means, resampling sources (rows) together."""
-    n = len(win)
-    if n == 0:
+    """Percentile intervals of both means, resampling clusters of sources together.
+
+    Sources of one query (``clusters``) are resampled as one: both sides of a pair share
+    its original verdict, and a text that recurs in several pairs of the query (a
+    benchmark's baseline answer) gives the same edited copy each time.
+    """
+    if len(win) == 0:
         return (math.nan, math.nan), (math.nan, math.nan)
-    index = rng.integers(0, n, size=(draws, n))
+    codes, names = pd.factorize(pd.Series(clusters))
+    index = rng.integers(0, len(names), size=(draws, len(names)))
 
     def interval(values: np.ndarray) -> tuple[float, float]:
         ok = ~np.isnan(values)
         if not ok.any():
             return math.nan, math.nan
-        filled = np.where(ok, values, 0.0)[index]
-        counts = ok[index].sum(axis=1)
-        means = filled.sum(axis=1)[counts > 0] / counts[counts > 0]
+        sums = np.bincount(codes, weights=np.where(ok, values, 0.0), minlength=len(names))
+        counts = np.bincount(codes, weights=ok.astype(float), minlength=len(names))
+        total, count = sums[index].sum(axis=1), counts[index].sum(axis=1)
+        means = total[count > 0] / count[count > 0]
         low, high = np.percentile(means, [2.5, 97.5])
         return float(low), float(high)
 
@@ -276,6 +282,10 @@ def summarize(probe_set: ProbeSet, judged: pd.DataFrame, judge: str, draws: int 
               seed: int = 0) -> pd.DataFrame:
     """Return the probes table (:data:`PROBE_COLUMNS`): per edit and group, with intervals."""
     table = effects(probe_set, judged)
+    originals = probe_set.pairs[probe_set.pairs["kind"] == ORIGINAL]
+    query_of = dict(zip(originals["id"].astype(str).str.rsplit(SEP, n=1).str[0],
+                        originals["query"].astype(str)))  # the source's pair -> its query
+    table["cluster"] = table["source"].str.rsplit(SEP, n=1).str[0].map(query_of)
     groups = list(dict.fromkeys(g for labels in probe_set.sources["groups"]
                                 for g in labels.split("|")))
     rng = np.random.default_rng(seed)
@@ -287,7 +297,8 @@ def summarize(probe_set: ProbeSet, judged: pd.DataFrame, judge: str, draws: int 
             usable = members[members["kept"] & members["win"].notna()]
             win = usable["win"].to_numpy(dtype=float)
             shift = usable["shift"].to_numpy(dtype=float)
-            (win_low, win_high), (shift_low, shift_high) = _bootstrap(win, shift, draws, rng)
+            (win_low, win_high), (shift_low, shift_high) = _bootstrap(
+                win, shift, usable["cluster"].to_numpy(), draws, rng)
             flips = usable["flip"].dropna()
             rows.append({
                 "judge": judge, "edit": spec.name, "property": spec.target,
