@@ -78,6 +78,7 @@ def test_dry_run_batch_file_live_run_and_rerun_agree(study, tmp_path, cli):
         planned = int(re.search(r"(\d+) requests to send", dry.text).group(1))
         assert "probe pairs (every one asked in both orders)" in dry.text
         assert not server.requests
+        assert not out.exists()  # a dry run writes nothing, not even the folder
         batch = tmp_path / "batch.jsonl"
         assert cli(*probe_args(study, out, server.url, *edits, "--batch-export",
                                str(batch))).code == 0

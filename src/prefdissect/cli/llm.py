@@ -145,18 +145,23 @@ def print_judge_run(name: str, run) -> None:
 
 def make_client(study: Path, base_url: str | None, api_key: str | None, concurrency: int,
                 timeout: float, max_attempts: int, prices,
-                max_wait: float = 60.0):
+                max_wait: float = 60.0, dry: bool = False):
     """Build the client for a study (its exchange log lives in the study folder).
 
     ``prices`` is a price file's path or a :class:`~prefdissect.llm.client.Prices`
-    read before (to refuse a bad file before a folder is made).
+    read before (to refuse a bad file before a folder is made). A ``dry`` client (for
+    a dry run) makes no folder: it reads the folder's log where there is one.
     """
     from ..llm.client import LLMClient, Prices
 
     check_base_url(base_url)
     prices = prices if isinstance(prices, Prices) else Prices.load(prices)
-    study.mkdir(parents=True, exist_ok=True)
-    client = LLMClient(base_url, study / LOG_NAME, api_key=api_key, concurrency=concurrency,
+    log = study / LOG_NAME
+    if dry:
+        log = log if log.exists() else ":memory:"
+    else:
+        study.mkdir(parents=True, exist_ok=True)
+    client = LLMClient(base_url, log, api_key=api_key, concurrency=concurrency,
                        timeout=timeout, max_attempts=max_attempts, max_wait=max_wait,
                        prices=prices)
     remember(client)

@@ -156,7 +156,7 @@ def export(folder: Annotated[Path, typer.Argument(help="Probe folder (from `prob
                   highlight=False)
 
 
-def _judge(options: dict, out: Path):
+def _judge(options: dict, out: Path, dry: bool = False):
     """Build the judge the options name (a server judge gets the probe folder's log)."""
     from ..errors import UsageError
     from ..llm.client import Prices
@@ -184,7 +184,7 @@ def _judge(options: dict, out: Path):
     if options["model"] or options["rewriter"]:
         client = make_client(out, options["base_url"], options["api_key"],
                              options["concurrency"], options["timeout"],
-                             options["max_attempts"], prices, options["max_wait"])
+                             options["max_attempts"], prices, options["max_wait"], dry=dry)
         if options["model"]:
             worker.client = client
     return worker, client
@@ -221,6 +221,8 @@ def _progress(worker, pairs):
 
 def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
          batch_export: Path | None) -> None:
+    from contextlib import nullcontext
+
     from .. import probes
     from ..edits import Checker
     from ..edits.rewrite import Rewriter
@@ -233,10 +235,12 @@ def _run(study_path: Path, out: Path, config, options: dict, dry_run: bool,
 
     study = Study(study_path)
     study.pairs()  # a missing or empty study fails here, before anything is loaded or sent
-    prepare_folder(out, "probe folder")
-    worker, client = _judge(options, out)
-    with Study(out).lock("probe"):
-        folder.check_folder(out, study, config)
+    if not dry_run:  # a dry run reads the folder where there is one and writes nothing
+        prepare_folder(out, "probe folder")
+    worker, client = _judge(options, out, dry=dry_run)
+    with nullcontext() if dry_run else Study(out).lock("probe"):
+        if out.exists():
+            folder.check_folder(out, study, config)
         rewriter = None
         if options["rewriter"]:
             rewriter = Rewriter(client, options["rewriter"], Checker(study.schema()),
