@@ -151,6 +151,14 @@ def read_csv(path: str | Path) -> pd.DataFrame:
     return frame.replace({"": None})
 
 
+def csv_columns(path: str | Path) -> list[str]:
+    """Return a CSV file's column names, reading its header only."""
+    try:
+        return list(pd.read_csv(path, nrows=0, dtype=str, encoding="utf-8-sig").columns)
+    except (ValueError, UnicodeDecodeError, OSError):  # say what is wrong as a read would
+        return list(read_csv(path).columns)
+
+
 def _parquet_file(path: Path):
     import pyarrow.parquet as pq
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputError, UsageError
-from .readers import iter_records, parquet_columns, read_csv
+from .readers import csv_columns, iter_records, parquet_columns
 
 SUFFIXES = (".jsonl.gz", ".jsonl", ".ndjson", ".json", ".csv", ".parquet")
 """File types a folder source is searched for."""
@@ -90,7 +90,7 @@ class Table:
         if name.endswith(".parquet"):
             return parquet_columns(self.path)
         if name.endswith(".csv"):
-            return list(read_csv(self.path).columns)
+            return csv_columns(self.path)
         return None  # JSON: each record has its own keys
 
     def records(self, batch_rows: int = 10_000) -> Iterator[tuple[int, dict[str, Any]]]:
