@@ -172,6 +172,18 @@ def test_released_folder_gives_the_papers_comparisons_exactly(tmp_path):
     assert traits["explicit_stances"].tolist() == want_stances
     ratings = study.annotations().query("property == 'clear'")
     assert ratings["value_a"].between(0, 3).all()  # the annotation's own ratings
+    assert not any("no property reads" in n for n in result.notes)  # every key is read
+
+
+def test_a_resolved_key_no_property_reads_is_named(tmp_path):
+    _write_folder(tmp_path / "data", n=3)
+    path = tmp_path / "data" / RESOLVED
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[1]["comparison"]["sarcasm"] = {"comparison": 1}  # a layout this importer predates
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    notes = run_import(tmp_path / "data", "preference-dissection").notes
+    assert any(n.endswith("comparisons no property reads were left out: sarcasm")
+               for n in notes), notes
 
 
 def test_released_folder_with_rows_out_of_step_is_refused(tmp_path):

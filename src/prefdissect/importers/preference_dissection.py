@@ -145,7 +145,8 @@ def _error_counts(meta: Any) -> dict[str, tuple[float, float]] | None:
 
 
 def _annotation_rows(pair_id: str, resolved: dict[str, Any], schema, path: Path,
-                     line: int) -> list[dict[str, Any]]:
+                     line: int, unknown: set[str]) -> list[dict[str, Any]]:
+    """Return a resolved row's annotations; add the keys no property reads to ``unknown``."""
     comparisons = resolved.get("comparison")
     if not isinstance(comparisons, dict):
         raise InputError(path, "has no 'comparison' object", "give the resolved rows as the "
@@ -178,6 +179,8 @@ def _annotation_rows(pair_id: str, resolved: dict[str, Any], schema, path: Path,
                 add(prop, a, b)
             continue
         prop = PROPERTY_OF.get(key)
+        if prop is None:
+            unknown.add(str(key))
         if prop is None or prop not in schema.names:
             continue
         if not isinstance(item, dict) or "comparison" not in item:
@@ -264,6 +267,7 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
              for name in (RESOLVED, REFERENCES, LABELS)}
     annotations, infos = [], []
     mismatched = relabelled = 0
+    unknown: set[str] = set()
     for i, (_line, pair, label, winner) in enumerate(labelled):
         if extra[REFERENCES] and not pair.reference:
             output = extra[REFERENCES][i][1].get("output") \
@@ -285,7 +289,7 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
         if extra[RESOLVED]:
             resolved_line, resolved = extra[RESOLVED][i]
             annotations += _annotation_rows(pair.id, resolved, schema, folder / RESOLVED,
-                                            resolved_line)
+                                            resolved_line, unknown)
             info = _query_info(pair, resolved)
             if info is not None:
                 infos.append(info)
@@ -304,6 +308,9 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
         result.notes.append(f"word counts of the source kept for lengthy; ours differ on "
                             f"{mismatched} of {len(words)} pairs (the source counted with "
                             "trained Punkt, which knows abbreviations such as 'Dr.')")
+    if unknown:
+        result.notes.append(f"{RESOLVED}: comparisons no property reads were left out: "
+                            + ", ".join(sorted(unknown)))
     if relabelled:
         result.notes.append(f"{relabelled} pairs take their human label from {LABELS}, which "
                             "differs from the row's winner")
