@@ -108,7 +108,8 @@ class BaseDesign:
     clusters: np.ndarray
     """Per pair: an integer id of its query (folds and intervals respect it)."""
     strata: np.ndarray
-    """Per pair: an integer id of its model-term values (labels are shuffled within)."""
+    """Per pair: an integer id of its two models (or its model-term values); labels are
+    shuffled within."""
 
 
 @dataclass
