@@ -27,13 +27,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from dry_run_tokens import MODEL, SERVER, start_server  # the same server, started the same way
+from dry_run_tokens import MODEL, SERVER, alpaca_pairs, start_server  # the same server
 
 from prefdissect.annotators.llm import LLMAnnotator
 from prefdissect.annotators.llm_onecall import OneCallAnnotator
-from prefdissect.importers import run_import
 from prefdissect.llm.client import LLMClient
-from prefdissect.pairs import pairs_to_frame
 from prefdissect.properties import load_schema
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_eval"
@@ -44,10 +42,7 @@ def main() -> None:
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 4
     if not (SERVER.exists() and MODEL.exists() and source.exists()):
         sys.exit(f"needs {SERVER}, {MODEL} and {source}")
-    pairs = pairs_to_frame(run_import(source / "results" / "gpt-3.5-turbo-1106",
-                                      "alpaca-eval").pairs)
-    size = pairs["query"].str.len() + pairs["response_a"].str.len() + \
-        pairs["response_b"].str.len()
+    pairs, size = alpaca_pairs(source)
     typical = pairs[(size > 1200) & (size < 3000)]  # ordinary pairs that fit a small context
     pairs = typical.sample(n, random_state=0)
     schema = load_schema()

@@ -67,15 +67,21 @@ def start_server() -> tuple[subprocess.Popen, str]:
     sys.exit("llama-server did not start")
 
 
+def alpaca_pairs(source: Path):
+    """Return gpt-3.5-turbo-1106's AlpacaEval pairs and each pair's characters in all."""
+    pairs = pairs_to_frame(run_import(source / "results" / "gpt-3.5-turbo-1106",
+                                      "alpaca-eval").pairs)
+    size = pairs["query"].str.len() + pairs["response_a"].str.len() + \
+        pairs["response_b"].str.len()
+    return pairs, size
+
+
 def main() -> None:
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else DATA
     n = int(sys.argv[2]) if len(sys.argv) > 2 else 6
     if not (SERVER.exists() and MODEL.exists() and source.exists()):
         sys.exit(f"needs {SERVER}, {MODEL} and {source}")
-    pairs = pairs_to_frame(run_import(source / "results" / "gpt-3.5-turbo-1106",
-                                      "alpaca-eval").pairs)
-    size = pairs["query"].str.len() + pairs["response_a"].str.len() + \
-        pairs["response_b"].str.len()
+    pairs, size = alpaca_pairs(source)
     pairs = pairs.loc[size.sort_values(kind="stable").index[:n]]
     process, url = start_server()
     try:
