@@ -20,11 +20,14 @@ from .options import (
     PricesOpt,
     SchemaOpt,
     StudyArg,
-    TermsOpt,
     ThreadsOpt,
     TimeoutOpt,
 )
 
+DiscoverTermsOpt = Annotated[str, typer.Option(
+    "--model-terms", help="Model terms of the base model: auto (one strength per model where "
+    "the pairs name their models, holding model quality fixed; else none), none, baseline "
+    "(one 'side A' term), models.")]
 ProposerOpt = Annotated[list[str] | None, typer.Option(
     "--proposer", "-p", help="Proposer to run (repeatable): features (a library of text "
     "features), phrases (words distinctive of the winner where the model errs), llm (an LLM "
@@ -57,7 +60,7 @@ def discover(study: StudyArg,
                  "yield any discovery.")] = 0.01,
              phrases: Annotated[int, typer.Option(
                  "--phrases", help="At most this many phrase candidates.")] = 20,
-             schema: SchemaOpt = None, model_terms: TermsOpt = "auto",
+             schema: SchemaOpt = None, model_terms: DiscoverTermsOpt = "auto",
              threads: ThreadsOpt = 1,
              model: ModelOpt = None, base_url: BaseUrlOpt = None, api_key: KeyOpt = None,
              llm_pairs: Annotated[int, typer.Option(
