@@ -46,7 +46,7 @@ from ..errors import InputError
 from ..judgments import Judgment, normalize_label
 from ..pairs import Pair
 from ..properties import load_schema
-from ..readers import iter_jsonl, read_json, require
+from ..readers import iter_records, read_json, require
 from ..reference import SCENARIOS
 from ..registry import register
 from ..words import count_words
@@ -219,22 +219,12 @@ def _query_info(pair: Pair, resolved: dict[str, Any]) -> dict[str, Any] | None:
             "prompt_version": VERSION}
 
 
-def _records(path: Path):
-    if path.name.lower().endswith((".jsonl", ".jsonl.gz")):
-        yield from iter_jsonl(path)
-        return
-    data = read_json(path)
-    if not isinstance(data, list):
-        raise InputError(path, "is not a JSON list of pair rows", "use JSON Lines or a list")
-    yield from enumerate(data, start=1)
-
-
 def _aligned(path: Path, count: int) -> list[tuple[int, Any]] | None:
     """Read a file whose rows follow the pair rows one for one (None if it is absent)."""
     if not path.exists():
         return None
     rows = list(enumerate(read_json(path), start=1)) if path.name == LABELS else \
-        list(_records(path))
+        list(iter_records(path))
     if len(rows) != count:
         raise InputError(path, f"has {len(rows)} rows but {ROWS} has {count}",
                          "give the files of one release: their rows go one for one")
@@ -254,7 +244,7 @@ def load(path: Path, *, seed: int = 0) -> ImportResult:
                          "or a file of pair rows")
     schema = load_schema()
     labelled = []
-    for index, (line, row) in enumerate(_records(rows_path)):
+    for index, (line, row) in enumerate(iter_records(rows_path)):
         result.rows_read += 1
         if not isinstance(row, dict):
             raise InputError(rows_path, "is not a JSON object", FIX, line=line)
