@@ -8,7 +8,8 @@ record shown as exported is the probe's first order, a flipped one its swapped
 order, and the two are combined as every judge's orders are
 (:func:`~prefdissect.judges.combine`) — so the originals, labelled in both
 orders, also give the panel's position effect. A probe nobody labelled is a judge
-failure with that reason.
+failure with that reason; a response set against itself (the swap probe's self pair)
+is never exported and not asked for — the swap effect comes from the originals.
 """
 
 from __future__ import annotations
