@@ -32,8 +32,10 @@ from ..annotations import ANNOTATION_COLUMNS, values_to_frame
 from ..comparisons import Comparisons, compare
 from ..engines import TERM_PRIOR_SD, fit_problems
 from ..errors import FitError, UsageError
+from ..exclusions import MISSING_ANNOTATION
 from ..judgments import A, B
 from ..llm.client import Request
+from ..pairs import text_problems
 from ..profiles import ALL, FitConfig, pair_groups
 from ..properties import DEFAULT_SCHEMA, Property, PropertySchema
 from ..terms import TermDesign, choose_terms, term_design
@@ -198,13 +200,11 @@ def split_by_query(keys: np.ndarray, seed: int) -> np.ndarray:
 def _usable(pairs: pd.DataFrame, labels: pd.Series, values: np.ndarray
             ) -> tuple[np.ndarray, dict[str, int]]:
     """Which pairs a fit can use, and how many others were left out for what."""
-    a = pairs["response_a"].fillna("").str.strip().to_numpy()
-    b = pairs["response_b"].fillna("").str.strip().to_numpy()
     reasons = np.full(len(pairs), None, dtype=object)
-    reasons[np.isnan(values).any(axis=1)] = "missing annotation"
+    reasons[np.isnan(values).any(axis=1)] = MISSING_ANNOTATION
     reasons[~labels.isin([A, B]).to_numpy()] = "no A or B label (tie or not judged)"
-    reasons[a == b] = "identical responses"
-    reasons[(a == "") | (b == "")] = "empty response"
+    texts = np.array(text_problems(pairs["response_a"], pairs["response_b"]), dtype=object)
+    reasons = np.where(pd.isna(texts), reasons, texts)
     keep = pd.isna(reasons)
     return keep, pd.Series(reasons[~keep]).value_counts().to_dict()
 
